@@ -1,0 +1,352 @@
+"""The feature job: a data directory in the SCHEMA.md format -> a feature store directory.
+
+`linli features build --data DIR --out DIR` (or `python -m features.build ...`).
+Re-running on more data keeps user ids stable: the previous `identity.parquet`
+in the output folder (or `--previous`) seeds the unification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from features import store
+from features.constraints import resolve_constraints
+from features.identity import Identity, id_keys, resolve, sightings, split_key
+from features.load import DataDir, load_data_dir
+from features.matrix import (
+    IdMap,
+    baskets,
+    build_interactions,
+    item_feature_matrix,
+    user_feature_matrix,
+)
+from features.schema import TABLES, Col
+from features.settings import Settings, load_settings
+from features.tags import build_tags, load_rules, rfm, value_tiers
+from features.validate import SchemaError
+
+log = logging.getLogger("linli.features")
+
+REFERRER_USER_ID = "referrer_user_id"
+UNKNOWN_CATEGORY = "unknown"
+
+
+@dataclass
+class FeatureStore:
+    """The in-memory result of the feature job (written by :func:`write_store`)."""
+
+    events: pd.DataFrame
+    identity: Identity
+    items: pd.DataFrame
+    users: pd.DataFrame
+    tags: pd.DataFrame
+    constraints: pd.DataFrame
+    baskets: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # groups, members, lives, hosts
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def _step(name: str, timings: dict[str, float], bar: tqdm | None = None) -> Iterator[None]:
+    if bar is not None:
+        bar.set_description(name)
+    t0 = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - t0, 3)
+    log.info("%s: %.2fs", name, timings[name])
+    if bar is not None:
+        bar.update(1)
+
+
+def _with_user(
+    df: pd.DataFrame, identity: Identity, type_col: str = Col.ID_TYPE, value_col: str = Col.ID_VALUE
+) -> pd.DataFrame:
+    out = df.copy()
+    out[Col.USER_ID] = identity.lookup(df[type_col], df[value_col]).to_numpy()
+    return out
+
+
+def _ref_user(refs: pd.Series, identity: Identity) -> pd.Series:
+    t, v = split_key(refs)
+    return identity.lookup(t, v)
+
+
+def catalogue(items: pd.DataFrame | None, events: pd.DataFrame) -> pd.DataFrame:
+    """The item catalogue, extended with items seen in events but absent from it."""
+    seen = pd.Series(events[Col.ITEM_ID].dropna().unique(), dtype="string")
+    if items is None:
+        items = pd.DataFrame(
+            {
+                Col.ITEM_ID: pd.Series([], dtype="string"),
+                Col.NAME: pd.Series([], dtype="string"),
+                Col.CATEGORY: pd.Series([], dtype="string"),
+            }
+        )
+    known = items.assign(in_catalogue=True)
+    extra = seen[~seen.isin(items[Col.ITEM_ID])]
+    if len(extra):
+        known = pd.concat(
+            [
+                known,
+                pd.DataFrame(
+                    {
+                        Col.ITEM_ID: extra,
+                        Col.NAME: extra,
+                        Col.CATEGORY: UNKNOWN_CATEGORY,
+                        "in_catalogue": False,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+    return known.sort_values(Col.ITEM_ID).reset_index(drop=True)
+
+
+def build_store(
+    data: DataDir,
+    settings: Settings,
+    previous_identity: pd.DataFrame | None = None,
+    progress: bool = True,
+) -> FeatureStore:
+    """Validated tables -> unified, tagged, matrix-ready feature store (pure, no I/O)."""
+    timings: dict[str, float] = {}
+    bar = tqdm(total=6, disable=not progress, unit="step", leave=False)
+    events = data.clean("events")
+    assert events is not None  # required table; load_data_dir raised otherwise
+    links = data.clean("identity_links")
+    members = data.clean("group_members")
+    manual = data.clean("manual_tags")
+    groups = data.clean("groups")
+
+    with _step("identity", timings, bar):
+        seen = [sightings(events[Col.ID_TYPE], events[Col.ID_VALUE], events[Col.TS])]
+        for t in (members, manual):
+            if t is not None:
+                seen.append(sightings(t[Col.ID_TYPE], t[Col.ID_VALUE]))
+        for refs in (events.get(Col.REFERRER), None if groups is None else groups.get(Col.LEADER)):
+            if refs is not None and refs.notna().any():
+                rt, rv = split_key(refs.dropna())
+                seen.append(sightings(rt, rv))
+        identity = resolve(pd.concat(seen, ignore_index=True), links, previous_identity)
+
+    with _step("attach user ids", timings, bar):
+        events = _with_user(events, identity)
+        if Col.REFERRER in events.columns:
+            events[REFERRER_USER_ID] = _ref_user(events[Col.REFERRER], identity).to_numpy()
+        events = events.sort_values([Col.TS, Col.EVENT_ID], kind="stable").reset_index(drop=True)
+        tables: dict[str, pd.DataFrame] = {}
+        if members is not None:
+            tables["group_members"] = _with_user(members, identity)
+        if groups is not None:
+            g = groups.copy()
+            if Col.LEADER in g.columns:
+                g["leader_user_id"] = _ref_user(g[Col.LEADER], identity).to_numpy()
+            tables["groups"] = g
+        for name in ("live_sessions", "hosts"):
+            t = data.clean(name)
+            if t is not None:
+                tables[name] = t
+        manual_u = _with_user(manual, identity) if manual is not None else None
+
+    with _step("profiles", timings, bar):
+        items = catalogue(data.clean("items"), events)
+        profile = rfm(events)
+        tiers = value_tiers(profile, load_rules(settings.features.tag_rules))
+        profile["value_tier"] = tiers["detail"].to_numpy()
+        profile["rfm_score"] = tiers["rfm_score"].to_numpy()
+        n_ids = identity.table.groupby(Col.USER_ID).size().rename("n_identifiers")
+        users = profile.merge(n_ids, left_on=Col.USER_ID, right_index=True, how="left")
+
+    with _step("tags", timings, bar):
+        rules = load_rules(settings.features.tag_rules)
+        tags = build_tags(
+            events,
+            profile,
+            rules,
+            items=items,
+            members=tables.get("group_members"),
+            groups=groups,
+            manual=manual_u,
+        )
+        constraints = resolve_constraints(tags, items, rules)
+
+    with _step("baskets", timings, bar):
+        bask = baskets(events)
+
+    bar.close()
+    identifiers_raw = events[[Col.ID_TYPE, Col.ID_VALUE]].drop_duplicates()
+    summary: dict[str, Any] = {
+        "data_dir": str(data.root),
+        "tables": {
+            name: {**v.counts, "files": data.files.get(name, [])} for name, v in data.tables.items()
+        },
+        "tables_absent": [t for t in TABLES if t not in data.tables],
+        "identifiers_in_events_raw": int(len(identifiers_raw)),
+        "identifiers_in_events": int(
+            id_keys(identifiers_raw[Col.ID_TYPE], identifiers_raw[Col.ID_VALUE]).nunique()
+        ),
+        "identifiers_total": int(len(identity.table)),
+        "users_before_unification": int(len(identifiers_raw)),
+        "users_after_unification": int(events[Col.USER_ID].nunique()),
+        "users_total": int(identity.table[Col.USER_ID].nunique()),
+        "merges_of_known_users": int(len(identity.merges)),
+        "events_kept": int(len(events)),
+        "items": int(len(items)),
+        "items_not_in_catalogue": int((~items["in_catalogue"]).sum()),
+        "tags": int(len(tags)),
+        "manual_tags": int((tags["source"] == "manual").sum()),
+        "constraint_pairs": int(len(constraints)),
+        "timings_s": timings,
+    }
+    return FeatureStore(events, identity, items, users, tags, constraints, bask, tables, summary)
+
+
+def build_matrices(fs: FeatureStore, settings: Settings) -> Any:
+    """The user-item matrices and side features of a feature store."""
+    users = IdMap.from_values(fs.identity.table[Col.USER_ID])
+    items = IdMap.from_values(fs.items[Col.ITEM_ID])
+    inter = build_interactions(
+        fs.events, users, items, settings.features.event_weights, settings.features.half_life_days
+    )
+    inter.item_features, inter.item_feature_names = item_feature_matrix(items, fs.items)
+    inter.user_features, inter.user_feature_names = user_feature_matrix(users, fs.tags)
+    return inter
+
+
+def write_store(
+    fs: FeatureStore, out: Path, settings: Settings, rejects: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    """Write every table, the matrices, the rejects and summary.json; returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / store.REJECTS_DIR).mkdir(exist_ok=True)
+    for table, rej in rejects.items():
+        rej.to_csv(store.rejects_path(out, table), index=False, encoding="utf-8")
+    if fs.identity.table is not None:
+        fs.identity.table.to_parquet(out / store.IDENTITY, index=False)
+    merges_path = out / store.MERGES
+    merges = fs.identity.merges.assign(logged_at=pd.Timestamp.now(tz="UTC"))
+    if merges_path.exists():  # the merge log is append-only across rebuilds
+        merges = pd.concat([pd.read_parquet(merges_path), merges], ignore_index=True)
+    merges.to_parquet(merges_path, index=False)
+    writes: list[tuple[str, pd.DataFrame]] = [
+        (store.EVENTS, fs.events),
+        (store.ITEMS, fs.items),
+        (store.USERS, fs.users),
+        (store.TAGS, fs.tags),
+        (store.CONSTRAINTS, fs.constraints),
+        (store.BASKETS, fs.baskets),
+    ]
+    names = {
+        "groups": store.GROUPS,
+        "group_members": store.GROUP_MEMBERS,
+        "live_sessions": store.LIVE_SESSIONS,
+        "hosts": store.HOSTS,
+    }
+    writes += [(names[k], v) for k, v in fs.tables.items()]
+    for name, df in writes:
+        df.to_parquet(out / name, index=False)
+    t0 = time.perf_counter()
+    inter = build_matrices(fs, settings)
+    inter.save(out / store.MATRIX_DIR)
+    summary = dict(fs.summary)
+    summary["timings_s"] = {**summary["timings_s"], "matrices": round(time.perf_counter() - t0, 3)}
+    summary["matrix"] = {
+        "users": inter.shape[0],
+        "items": inter.shape[1],
+        "nnz": int(inter.weights.nnz),
+    }
+    summary["rejects_files"] = {t: str(store.rejects_path(out, t)) for t in rejects}
+    summary["out_dir"] = str(out)
+    (out / store.SUMMARY).write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    return summary
+
+
+def run(
+    data_dir: Path,
+    out: Path,
+    settings: Settings,
+    previous: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Load, validate, build and write the feature store; returns the summary."""
+    t0 = time.perf_counter()
+    data = load_data_dir(data_dir)
+    load_s = time.perf_counter() - t0
+    prev_path = previous if previous is not None else out / store.IDENTITY
+    prev = pd.read_parquet(prev_path) if prev_path.exists() else None
+    if prev is not None:
+        log.info("seeding identity from %s (%d identifiers)", prev_path, len(prev))
+    fs = build_store(data, settings, prev, progress=progress)
+    fs.summary["timings_s"] = {"load_and_validate": round(load_s, 3), **fs.summary["timings_s"]}
+    rejects = {name: v.rejects for name, v in data.tables.items()}
+    summary = write_store(fs, out, settings, rejects)
+    summary["timings_s"]["total"] = round(time.perf_counter() - t0, 3)
+    (out / store.SUMMARY).write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    return summary
+
+
+def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> None:
+    echo(f"feature store: {s['out_dir']}")
+    for name, c in s["tables"].items():
+        echo(
+            f"  {name:<15} read {c['read']:>10,}  kept {c['kept']:>10,}  rejected {c['rejected']:>8,}"
+        )
+    echo(
+        f"  identifiers in events {s['identifiers_in_events_raw']:,} -> users {s['users_after_unification']:,} ({s['merges_of_known_users']} merges of known users)"
+    )
+    echo(
+        f"  matrix {s['matrix']['users']:,} users x {s['matrix']['items']:,} items, {s['matrix']['nnz']:,} non-zeros"
+    )
+    echo(
+        f"  rejects: {Path(s['out_dir']) / store.REJECTS_DIR}/<table>.csv   summary: {Path(s['out_dir']) / store.SUMMARY}"
+    )
+    echo(f"  time {s['timings_s']['total']:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: `linli features build --data DIR --out DIR`."""
+    p = argparse.ArgumentParser(prog="linli features", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="data directory -> feature store")
+    b.add_argument("--data", type=Path, required=True, help="data directory (SCHEMA.md format)")
+    b.add_argument(
+        "--out", type=Path, default=None, help="feature store directory (default WORK_DIR/features)"
+    )
+    b.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="identity.parquet of an earlier build (default OUT/identity.parquet)",
+    )
+    b.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings()
+    out = args.out or settings.work_dir / "features"
+    try:
+        summary = run(args.data, out, settings, args.previous, progress=not args.no_progress)
+    except (SchemaError, FileNotFoundError) as exc:
+        print(f"linli features: error: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

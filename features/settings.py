@@ -1,0 +1,112 @@
+"""The one typed settings object for every Linli job, read from `linli.yaml` and `LINLI_*` env.
+
+Precedence: explicit keyword arguments > environment (`LINLI_WORK_DIR`,
+`LINLI_FEATURES__HALF_LIFE_DAYS`, ...) > the YAML file named by `LINLI_CONFIG`
+(default `./linli.yaml` when it exists) > the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_TAG_RULES = Path(__file__).with_name("tag_rules.yaml")
+
+
+class FeatureSettings(BaseModel):
+    """How events become interaction strength."""
+
+    event_weights: dict[str, float] = Field(
+        default={
+            "view": 1.0,
+            "click": 2.0,
+            "live_view": 1.0,
+            "live_comment": 1.5,
+            "share": 3.0,
+            "cart": 4.0,
+            "order": 8.0,
+            "jielong": 8.0,
+        },
+        description="Weight per event type in the user-item matrix (view < click < cart < order).",
+    )
+    half_life_days: float = Field(
+        60.0, gt=0, description="Exponential time-decay half-life of an interaction, in days."
+    )
+    tag_rules: Path = Field(DEFAULT_TAG_RULES, description="YAML file of rule-tag definitions.")
+    min_item_interactions: int = Field(
+        1, ge=1, description="Items with fewer interacting users are left out of the matrix."
+    )
+
+
+class TrackingSettings(BaseModel):
+    """Where MLflow runs and the model registry live."""
+
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI; None means a SQLite store under work_dir "
+        "(MLFLOW_TRACKING_URI overrides both).",
+    )
+    experiment: str = "linli"
+    registered_model: str = "linli-recommender"
+
+
+class Settings(BaseSettings):
+    """Everything a Linli job needs to know that is not data."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LINLI_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    work_dir: Path = Field(Path("work"), description="Root of every output Linli writes.")
+    seed: int = Field(42, description="Seed for every random step; same inputs, same outputs.")
+    features: FeatureSettings = FeatureSettings()
+    tracking: TrackingSettings = TrackingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The tracking URI in force: env MLFLOW_TRACKING_URI, then config, then embedded SQLite."""
+        env = os.environ.get("MLFLOW_TRACKING_URI")
+        if env:
+            return env
+        if self.tracking.tracking_uri:
+            return self.tracking.tracking_uri
+        return f"sqlite:///{(self.work_dir / 'mlflow.db').resolve()}"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML config file, if any."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("LINLI_CONFIG", "linli.yaml"))
+        if not path.exists():
+            if "LINLI_CONFIG" in os.environ:
+                raise FileNotFoundError(f"LINLI_CONFIG points to a missing file: {path}")
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the config file must be a mapping at the top level")
+        return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings in force (file, env, then explicit overrides)."""
+    return Settings(**overrides)

@@ -1,0 +1,355 @@
+"""Customer tags: rule tags from a YAML config, manual tags from group leaders, and tag queries.
+
+Rule tags are computed with whole-column operations from the clean event log;
+interest tags come from search, comment and chat text segmented with jieba.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from features.schema import PURCHASE_EVENTS, TEXT_EVENTS, Col
+
+RULE, MANUAL = "rule", "manual"
+DETAIL = "detail"
+TAG_COLUMNS = [Col.USER_ID, Col.TAG, Col.SOURCE, DETAIL]
+
+
+def load_rules(path: Path | str) -> dict[str, Any]:
+    """Read the tag rules file."""
+    path = Path(path)
+    try:
+        rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"tag rules file not found: {path}") from exc
+    if not isinstance(rules, dict):
+        raise ValueError(f"{path}: tag rules must be a mapping")
+    return rules
+
+
+def purchases(events: pd.DataFrame) -> pd.DataFrame:
+    """Purchase lines (order and 接龙) of the clean, unified event log."""
+    return events[events[Col.EVENT_TYPE].isin([str(e) for e in PURCHASE_EVENTS])]
+
+
+def rfm(events: pd.DataFrame, snapshot: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Recency (days), frequency (orders), monetary (yuan), AOV and activity span per user."""
+    users = events.groupby(Col.USER_ID, sort=True)[Col.TS].agg(["min", "max"])
+    snapshot = snapshot if snapshot is not None else events[Col.TS].max()
+    buys = purchases(events)
+    amount = buys[Col.AMOUNT] if Col.AMOUNT in buys.columns else pd.Series(0.0, index=buys.index)
+    orders = (
+        buys.assign(_amount=amount.fillna(0.0))
+        .groupby(Col.USER_ID)
+        .agg(
+            last_order=(Col.TS, "max"),
+            frequency=(Col.ORDER_ID, "nunique"),
+            monetary=("_amount", "sum"),
+            lines=(Col.ITEM_ID, "size"),
+        )
+    )
+    out = users.rename(columns={"min": "first_seen", "max": "last_seen"}).join(orders)
+    out["frequency"] = out["frequency"].fillna(0).astype(int)
+    out["monetary"] = out["monetary"].fillna(0.0)
+    out["lines"] = out["lines"].fillna(0).astype(int)
+    out["recency_days"] = (snapshot - out["last_order"]).dt.total_seconds() / 86400.0
+    out["aov"] = (out["monetary"] / out["frequency"]).where(out["frequency"] > 0)
+    span_days = (out["last_seen"] - out["first_seen"]).dt.total_seconds() / 86400.0
+    out["orders_per_30d"] = out["frequency"] / np.maximum(span_days, 30.0) * 30.0
+    return out.reset_index()
+
+
+def _quintile(values: pd.Series) -> pd.Series:
+    return np.ceil(values.rank(pct=True, method="average") * 5).clip(1, 5)
+
+
+def value_tiers(profile: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """Value tier per user from RFM quintile scores (users without orders are the lowest tier)."""
+    buyers = profile["frequency"] > 0
+    score = pd.Series(0.0, index=profile.index)
+    if buyers.any():
+        b = profile[buyers]
+        score[buyers] = (
+            _quintile(-b["recency_days"]) + _quintile(b["frequency"]) + _quintile(b["monetary"])
+        )
+    tiers = sorted(rules["value_tier"]["tiers"], key=lambda t: -t["min_score"])
+    tag = pd.Series(tiers[-1]["tag"], index=profile.index, dtype="string")
+    label = pd.Series(tiers[-1]["label"], index=profile.index, dtype="string")
+    for t in reversed(tiers):  # highest last so it wins
+        hit = buyers & (score >= t["min_score"])
+        tag[hit], label[hit] = t["tag"], t["label"]
+    return pd.DataFrame(
+        {Col.USER_ID: profile[Col.USER_ID], Col.TAG: tag, DETAIL: label, "rfm_score": score}
+    )
+
+
+def _rows(users: pd.Series, tag: pd.Series | str, detail: pd.Series | str = "") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            Col.USER_ID: users.to_numpy(),
+            Col.TAG: tag.to_numpy() if isinstance(tag, pd.Series) else tag,
+            Col.SOURCE: RULE,
+            DETAIL: detail.to_numpy() if isinstance(detail, pd.Series) else detail,
+        }
+    )
+
+
+def behaviour_tags(profile: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """Value tier, frequency and AOV tags."""
+    tiers = value_tiers(profile, rules)
+    out = [_rows(tiers[Col.USER_ID], tiers[Col.TAG], tiers[DETAIL])]
+    fr = rules["frequency"]
+    buyers = profile[profile["frequency"] > 0]
+    opm = buyers["orders_per_30d"]
+    out.append(
+        _rows(
+            buyers.loc[opm >= fr["high"]["min_orders_per_30d"], Col.USER_ID],
+            fr["high"]["tag"],
+            fr["high"]["label"],
+        )
+    )
+    out.append(
+        _rows(
+            buyers.loc[opm <= fr["low"]["max_orders_per_30d"], Col.USER_ID],
+            fr["low"]["tag"],
+            fr["low"]["label"],
+        )
+    )
+    av = rules["aov"]
+    valued = buyers[buyers["aov"] > 0]
+    if len(valued):
+        hi = valued["aov"].quantile(av["high"]["min_quantile"])
+        lo = valued["aov"].quantile(av["low"]["max_quantile"])
+        out.append(
+            _rows(
+                valued.loc[valued["aov"] >= hi, Col.USER_ID], av["high"]["tag"], av["high"]["label"]
+            )
+        )
+        out.append(
+            _rows(
+                valued.loc[valued["aov"] <= lo, Col.USER_ID], av["low"]["tag"], av["low"]["label"]
+            )
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+def category_tags(events: pd.DataFrame, items: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """Categories that make up a large share of a user's purchases."""
+    cfg = rules["category_preference"]
+    buys = purchases(events)[[Col.USER_ID, Col.ITEM_ID]].merge(
+        items[[Col.ITEM_ID, Col.CATEGORY]], on=Col.ITEM_ID, how="inner"
+    )
+    if buys.empty:
+        return _rows(pd.Series([], dtype="string"), "")
+    counts = buys.groupby([Col.USER_ID, Col.CATEGORY]).size().rename("n").reset_index()
+    counts["share"] = counts["n"] / counts.groupby(Col.USER_ID)["n"].transform("sum")
+    keep = counts[(counts["share"] >= cfg["min_share"]) & (counts["n"] >= cfg["min_lines"])]
+    keep = keep.sort_values([Col.USER_ID, "share"], ascending=[True, False])
+    keep = keep.groupby(Col.USER_ID).head(cfg["max_per_user"])
+    return _rows(
+        keep[Col.USER_ID],
+        cfg["tag_prefix"] + keep[Col.CATEGORY].astype("string"),
+        (keep["share"] * 100).round(0).astype(int).astype(str) + "% of purchases",
+    )
+
+
+def channel_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """The first channel each user came through."""
+    if Col.CHANNEL not in events.columns:
+        return _rows(pd.Series([], dtype="string"), "")
+    with_channel = events[events[Col.CHANNEL].notna()].sort_values(Col.TS, kind="stable")
+    first = with_channel.groupby(Col.USER_ID, sort=True)[Col.CHANNEL].first()
+    return _rows(first.index.to_series(), rules["channel"]["tag_prefix"] + first.astype("string"))
+
+
+def location_tags(
+    members: pd.DataFrame | None, groups: pd.DataFrame | None, rules: dict[str, Any]
+) -> pd.DataFrame:
+    """Group membership and residential compound (from general groups' names)."""
+    if members is None or members.empty:
+        return _rows(pd.Series([], dtype="string"), "")
+    cfg = rules["location"]
+    current = members[members[Col.LEFT_AT].isna()] if Col.LEFT_AT in members.columns else members
+    out = [
+        _rows(current[Col.USER_ID], cfg["group_prefix"] + current[Col.GROUP_ID].astype("string"))
+    ]
+    if groups is not None and Col.NAME in groups.columns:
+        general = groups
+        if Col.KIND in groups.columns:
+            general = groups[groups[Col.KIND].fillna("general") == "general"]
+        compound = (
+            general[Col.NAME].astype("string").str.extract(cfg["compound_pattern"], expand=False)
+        )
+        named = pd.DataFrame({Col.GROUP_ID: general[Col.GROUP_ID], "compound": compound}).dropna()
+        joined = current.merge(named, on=Col.GROUP_ID)[[Col.USER_ID, "compound"]].drop_duplicates()
+        out.append(
+            _rows(joined[Col.USER_ID], cfg["compound_prefix"] + joined["compound"].astype("string"))
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(words: tuple[str, ...]) -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    for w in words:
+        tk.add_word(w, freq=100000)
+    return tk
+
+
+def keyword_hits(texts: pd.Series, keywords: dict[str, list[str]]) -> pd.DataFrame:
+    """(row index, interest, keyword) for each keyword token found in each text, via jieba."""
+    vocab = {w: interest for interest, words in keywords.items() for w in words}
+    tk = _tokenizer(tuple(sorted(vocab)))
+    clean = texts.dropna().astype(str)
+    uniq = pd.Series(clean.unique())
+    # segmentation runs once per distinct text (a UDF on a distributed engine)
+    tokens = uniq.map(lambda t: [w for w in tk.lcut(t) if w in vocab])
+    per_text = pd.DataFrame({"text": uniq, "kw": tokens}).explode("kw").dropna()
+    per_text["interest"] = per_text["kw"].map(vocab)
+    rows = pd.DataFrame({"row": clean.index, "text": clean.to_numpy()})
+    return rows.merge(per_text, on="text")[["row", "interest", "kw"]]
+
+
+def interest_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """Interests from what users searched, commented and wrote in chat."""
+    cfg = rules["interests"]
+    if Col.TEXT not in events.columns:
+        return _rows(pd.Series([], dtype="string"), "")
+    texts = events.loc[events[Col.EVENT_TYPE].isin([str(e) for e in TEXT_EVENTS]), Col.TEXT]
+    hits = keyword_hits(texts, cfg["keywords"])
+    hits[Col.USER_ID] = events.loc[hits["row"], Col.USER_ID].to_numpy()
+    agg = (
+        hits.groupby([Col.USER_ID, "interest"])
+        .agg(n=("kw", "size"), words=("kw", lambda s: "、".join(pd.unique(s)[:5])))
+        .reset_index()
+    )
+    agg = agg[agg["n"] >= cfg["min_mentions"]]
+    return _rows(
+        agg[Col.USER_ID],
+        cfg["tag_prefix"] + agg["interest"],
+        "mentioned " + agg["words"] + " (" + agg["n"].astype(str) + "x)",
+    )
+
+
+def manual_tags(manual: pd.DataFrame | None) -> pd.DataFrame:
+    """Leader-written tags (already mapped to user_id), with the leader's note as detail."""
+    if manual is None or manual.empty:
+        return pd.DataFrame(columns=TAG_COLUMNS)
+    note = manual[Col.NOTE] if Col.NOTE in manual.columns else pd.Series("", index=manual.index)
+    out = pd.DataFrame(
+        {
+            Col.USER_ID: manual[Col.USER_ID].to_numpy(),
+            Col.TAG: manual[Col.TAG].astype("string").str.strip().to_numpy(),
+            Col.SOURCE: MANUAL,
+            DETAIL: note.fillna("").to_numpy(),
+        }
+    )
+    return out
+
+
+def build_tags(
+    events: pd.DataFrame,
+    profile: pd.DataFrame,
+    rules: dict[str, Any],
+    items: pd.DataFrame | None = None,
+    members: pd.DataFrame | None = None,
+    groups: pd.DataFrame | None = None,
+    manual: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every tag of every user: user_id, tag, source (rule | manual), detail."""
+    parts = [
+        behaviour_tags(profile, rules),
+        channel_tags(events, rules),
+        location_tags(members, groups, rules),
+        interest_tags(events, rules),
+        manual_tags(manual),
+    ]
+    if items is not None:
+        parts.append(category_tags(events, items, rules))
+    tags = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    tags = tags.dropna(subset=[Col.USER_ID, Col.TAG])
+    tags = tags.drop_duplicates(subset=[Col.USER_ID, Col.TAG, Col.SOURCE])
+    return tags.sort_values([Col.USER_ID, Col.SOURCE, Col.TAG]).reset_index(drop=True)[TAG_COLUMNS]
+
+
+# ---- tag queries -------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+
+
+class TagQueryError(ValueError):
+    """A tag query that does not parse."""
+
+
+def query_users(tags: pd.DataFrame, expression: str) -> pd.Index:
+    """Users matching a tag expression: `interest:fitness AND (tier:gold OR tier:diamond) AND NOT allergy:mango`.
+
+    Operators AND, OR, NOT (any case) and parentheses; NOT binds tighter than AND,
+    AND tighter than OR. A term ending in `*` matches every tag with that prefix.
+    """
+    tokens = _TOKEN.findall(expression)
+    if not tokens:
+        raise TagQueryError("empty tag query")
+    by_tag = tags.groupby(Col.TAG)[Col.USER_ID].agg(lambda s: set(s))
+    universe = set(tags[Col.USER_ID])
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise TagQueryError(f"tag query ends too early: {expression!r}")
+        pos += 1
+        return tokens[pos - 1]
+
+    def term(tok: str) -> set[str]:
+        if tok.endswith("*"):
+            prefix = tok[:-1]
+            hit = by_tag[by_tag.index.str.startswith(prefix)]
+            return set().union(*hit) if len(hit) else set()
+        return set(by_tag.get(tok, set()))
+
+    def atom() -> set[str]:
+        tok = take()
+        if tok.upper() == "NOT":
+            return universe - atom()
+        if tok == "(":
+            inner = disjunction()
+            if take() != ")":
+                raise TagQueryError(f"missing ')' in tag query {expression!r}")
+            return inner
+        if tok == ")" or tok.upper() in {"AND", "OR"}:
+            raise TagQueryError(f"unexpected {tok!r} in tag query {expression!r}")
+        return term(tok)
+
+    def conjunction() -> set[str]:
+        acc = atom()
+        while (p := peek()) is not None and p.upper() == "AND":
+            take()
+            acc &= atom()
+        return acc
+
+    def disjunction() -> set[str]:
+        acc = conjunction()
+        while (p := peek()) is not None and p.upper() == "OR":
+            take()
+            acc |= conjunction()
+        return acc
+
+    result = disjunction()
+    if pos != len(tokens):
+        raise TagQueryError(f"unexpected {tokens[pos]!r} in tag query {expression!r}")
+    return pd.Index(sorted(result), name=Col.USER_ID)

@@ -1,0 +1,44 @@
+"""The `linli` command: one entry point whose subcommands load their package only when called."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module with main(argv) -> int, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("features.synth", "write a synthetic group-buying world (data dir + ground truth)"),
+    "adapt": ("features.adapters", "convert a real public dataset into a SCHEMA data directory"),
+    "features": ("features.build", "build the feature store: `linli features build --data D --out O`"),
+}
+
+
+def _usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["usage: linli COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`linli COMMAND --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def app(argv: list[str] | None = None) -> int:
+    """Dispatch `linli COMMAND ...` to COMMAND's module."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"linli: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    raise SystemExit(app())
+
+
+if __name__ == "__main__":
+    main()
