@@ -1,0 +1,105 @@
+"""Unified id: components of the identity graph, WeCom preference, stability across rebuilds."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.identity import id_keys, normalize_id_value, resolve, sightings
+
+
+def seen(pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
+    df = pd.DataFrame(pairs, columns=["id_type", "id_value", "ts"])
+    return sightings(df["id_type"], df["id_value"], pd.to_datetime(df["ts"]).dt.tz_localize("Asia/Shanghai"))
+
+
+def links(pairs: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(pairs, columns=["id_type_a", "id_value_a", "id_type_b", "id_value_b"])
+
+
+def test_phone_formats_are_one_number() -> None:
+    t = pd.Series(["phone"] * 4)
+    v = pd.Series(["13812345678", "+86 138-1234-5678", "138 1234 5678", "0086 13812345678"])
+    assert normalize_id_value(t, v).nunique() == 1
+
+
+def test_wecom_id_is_preferred_as_user_id() -> None:
+    ident = resolve(
+        seen([("openid", "o1", "2026-01-01"), ("wecom", "w1", "2026-03-01")]),
+        links([("openid", "o1", "wecom", "w1")]),
+    )
+    assert set(ident.table["user_id"]) == {"wecom:w1"}
+
+
+def test_without_wecom_the_earliest_preferred_type_wins() -> None:
+    ident = resolve(
+        seen([("member_card", "m1", "2026-01-01"), ("phone", "13800000000", "2026-02-01")]),
+        links([("member_card", "m1", "phone", "138-0000-0000")]),
+    )
+    assert set(ident.table["user_id"]) == {"phone:13800000000"}
+
+
+def test_person_keeps_id_when_a_wecom_id_is_linked_later() -> None:
+    first = resolve(seen([("openid", "o1", "2026-01-01")]))
+    later = resolve(
+        seen([("openid", "o1", "2026-01-01"), ("wecom", "w9", "2026-04-01")]),
+        links([("openid", "o1", "wecom", "w9")]),
+        previous=first.table,
+    )
+    assert set(later.table["user_id"]) == {"openid:o1"}
+    assert later.merges.empty
+
+
+def test_merge_of_two_known_people_keeps_the_older_id_and_is_logged() -> None:
+    base = seen([("wecom", "old", "2026-01-01"), ("wecom", "new", "2026-02-01")])
+    first = resolve(base)
+    second = resolve(base, links([("wecom", "new", "wecom", "old")]), previous=first.table)
+    assert set(second.table["user_id"]) == {"wecom:old"}
+    assert second.merges[["kept_user_id", "absorbed_user_id"]].values.tolist() == [["wecom:old", "wecom:new"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 25),
+    edges=st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24)), max_size=40),
+)
+def test_users_are_exactly_the_connected_components(n: int, edges: list[tuple[int, int]]) -> None:
+    edges = [(a % n, b % n) for a, b in edges]
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    ids = [("openid", f"o{i}", "2026-01-01") for i in range(n)]
+    ident = resolve(seen(ids), links([("openid", f"o{a}", "openid", f"o{b}") for a, b in edges]))
+    user = dict(zip(ident.table["id_value"], ident.table["user_id"], strict=True))
+    for i in range(n):
+        for j in range(n):
+            assert (user[f"o{i}"] == user[f"o{j}"]) == (find(i) == find(j))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 15), extra=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)), max_size=10))
+def test_rebuild_on_more_links_never_renames_an_unmerged_person(n: int, extra: list[tuple[int, int]]) -> None:
+    ids = [("openid", f"o{i}", f"2026-01-{i + 1:02d}") for i in range(n)]
+    first = resolve(seen(ids))
+    more = [(a % n, b % n) for a, b in extra]
+    second = resolve(seen(ids), links([("openid", f"o{a}", "openid", f"o{b}") for a, b in more]), previous=first.table)
+    before = dict(zip(first.table["id_value"], first.table["user_id"], strict=True))
+    after = dict(zip(second.table["id_value"], second.table["user_id"], strict=True))
+    merged = {x for a, b in more if a != b for x in (f"o{a}", f"o{b}")}
+    for v in before:
+        if v not in merged:
+            assert after[v] == before[v]
+        else:  # a merged person takes the id of the oldest known member of its component
+            assert after[v] in set(before.values())
+
+
+def test_id_keys_lowercase_types() -> None:
+    assert id_keys(pd.Series(["WeCom"]), pd.Series([" w1 "])).iloc[0] == "wecom:w1"
