@@ -90,10 +90,11 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
     df = pd.DataFrame({c: blank_to_na(raw[c]) for c in raw.columns}, index=raw.index)
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
 
-    def flag(mask: pd.Series | np.ndarray, text: pd.Series | str) -> None:
-        hit = pd.Series(mask, index=df.index) & reason.isna()
+    def flag(mask: pd.Series | np.ndarray, prefix: str, shown: pd.Series | None = None) -> None:
+        """Give rows in `mask` (without a reason yet) the reason `prefix` (+ their shown value)."""
+        hit = pd.Series(mask, index=df.index).fillna(False).astype(bool) & reason.isna()
         if hit.any():
-            reason[hit] = text[hit] if isinstance(text, pd.Series) else text
+            reason[hit] = prefix if shown is None else prefix + _shown(shown[hit])
 
     for col in spec.required_columns:
         flag(df[col].isna(), f"missing required field: {col}")
@@ -105,16 +106,16 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
         present = values.notna()
         if col.kind == "enum" and col.enum is not None:
             bad = present & ~values.isin(col.enum)
-            flag(bad, f"unknown {col.name}: " + values.astype("string").fillna(""))
+            flag(bad, f"unknown {col.name}: ", values)
         elif col.kind == "timestamp":
             parsed = parse_timestamps(values)
-            flag(present & parsed.isna(), f"unparseable timestamp in {col.name}: " + _shown(values))
+            flag(present & parsed.isna(), f"unparseable timestamp in {col.name}: ", values)
             df[col.name] = parsed
         elif col.kind == "number":
             parsed = parse_numbers(values)
-            flag(present & parsed.isna(), f"unparseable number in {col.name}: " + _shown(values))
+            flag(present & parsed.isna(), f"unparseable number in {col.name}: ", values)
             if col.nonnegative:
-                flag(parsed < 0, f"negative {col.name}: " + _shown(values))
+                flag(parsed < 0, f"negative {col.name}: ", values)
             df[col.name] = parsed
         else:
             df[col.name] = values.astype("string")
@@ -124,10 +125,7 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
             continue
         needs = df[Col.EVENT_TYPE].isin(list(types))
         has = df[col].notna() if col in df.columns else pd.Series(False, index=df.index)
-        flag(
-            needs & ~has,
-            "missing required field: " + col + " for " + df[Col.EVENT_TYPE].astype("string"),
-        )
+        flag(needs & ~has, f"missing required field: {col} for ", df[Col.EVENT_TYPE])
 
     ok = reason.isna()
     if spec.key:
@@ -146,5 +144,5 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
 
 
 def _shown(values: pd.Series) -> pd.Series:
-    """The offending value, quoted and shortened, for a reason text."""
-    return "'" + values.astype("string").fillna("").str.slice(0, 60) + "'"
+    """The offending value, shortened, for a reason text."""
+    return values.astype("string").fillna("").str.slice(0, 60)
