@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -33,9 +35,10 @@ class Identity:
 
     def lookup(self, id_type: pd.Series, id_value: pd.Series) -> pd.Series:
         """The user_id of each (id_type, id_value) pair; missing where unknown."""
-        keys = id_keys(id_type, id_value)
-        mapping = pd.Series(self.table[Col.USER_ID].to_numpy(), index=self.keys())
-        return pd.Series(keys.map(mapping).to_numpy(), index=id_type.index, dtype="string")
+        codes, ut, uv = pair_codes(id_type, id_value)
+        mapping = pd.Series(self.table[Col.USER_ID].to_numpy(), index=self.keys().to_numpy())
+        users = np.append(id_keys(ut, uv).map(mapping).to_numpy(dtype=object, na_value=None), None)
+        return pd.Series(users[codes], index=id_type.index, dtype="string")
 
     def keys(self) -> pd.Series:
         return id_keys(self.table[Col.ID_TYPE], self.table[Col.ID_VALUE])
@@ -70,15 +73,36 @@ def split_key(keys: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parts.str[0], parts.str[1]
 
 
+def _arrow(s: pd.Series) -> pa.Array:
+    """One contiguous arrow large_string array (zero-copy for arrow-backed strings)."""
+    arr = pa.array(s.astype("string"))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def pair_codes(id_type: pd.Series, id_value: pd.Series) -> tuple[np.ndarray, pd.Series, pd.Series]:
+    """Dictionary-encode (id_type, id_value) pairs: codes per row (-1 when missing) and the distinct pairs."""
+    sep = "\x1f"
+    t = _arrow(id_type)
+    v = _arrow(id_value)
+    enc = pc.dictionary_encode(pc.binary_join_element_wise(t, v, pa.scalar(sep, pa.large_string())))
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    parts = pd.Series(enc.dictionary.to_pandas(), dtype="string").str.split(sep, n=1)
+    return codes, parts.str[0], parts.str[1]
+
+
 def sightings(id_type: pd.Series, id_value: pd.Series, ts: pd.Series | None = None) -> pd.DataFrame:
-    """Identifier keys with the time each was seen (NaT when the source has no time)."""
-    keys = id_keys(id_type, id_value)
-    when = (
-        ts if ts is not None else pd.Series(pd.NaT, index=keys.index, dtype="datetime64[ns, UTC]")
-    )
-    return pd.DataFrame(
-        {KEY: keys.to_numpy(), FIRST_SEEN: pd.to_datetime(when, utc=True).to_numpy()}
-    )
+    """Each distinct identifier key with the earliest time it was seen (NaT when the source has no time)."""
+    codes, ut, uv = pair_codes(id_type, id_value)
+    first = pd.Series(pd.NaT, index=range(len(ut)), dtype="datetime64[ns, UTC]")
+    if ts is not None and len(codes):
+        when = pd.Series(pd.to_datetime(ts, utc=True).dt.tz_localize(None).to_numpy())
+        ok = codes >= 0
+        mins = when[ok].groupby(codes[ok]).min()
+        first[mins.index] = mins.dt.tz_localize("UTC")
+    out = pd.DataFrame({KEY: id_keys(ut, uv).to_numpy(), FIRST_SEEN: first.to_numpy()})
+    return out.groupby(KEY, sort=False)[FIRST_SEEN].min().reset_index()
 
 
 def resolve(

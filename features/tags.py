@@ -229,11 +229,10 @@ def interest_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     texts = events.loc[events[Col.EVENT_TYPE].isin([str(e) for e in TEXT_EVENTS]), Col.TEXT]
     hits = keyword_hits(texts, cfg["keywords"])
     hits[Col.USER_ID] = events.loc[hits["row"], Col.USER_ID].to_numpy()
-    agg = (
-        hits.groupby([Col.USER_ID, "interest"])
-        .agg(n=("kw", "size"), words=("kw", lambda s: "、".join(pd.unique(s)[:5])))
-        .reset_index()
-    )
+    keys = [Col.USER_ID, "interest"]
+    agg = hits.groupby(keys).size().rename("n").reset_index()
+    words = hits.drop_duplicates([*keys, "kw"]).groupby(keys).head(5)
+    agg = agg.merge(words.groupby(keys)["kw"].agg("、".join).rename("words").reset_index(), on=keys)
     agg = agg[agg["n"] >= cfg["min_mentions"]]
     return _rows(
         agg[Col.USER_ID],
