@@ -10,6 +10,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("features.synth", "write a synthetic group-buying world (data dir + ground truth)"),
     "adapt": ("features.adapters", "convert a real public dataset into a SCHEMA data directory"),
     "features": ("features.build", "build the feature store: `linli features build --data D --out O`"),
+    "evaluate": ("experiments.evaluate", "leaderboard of models x seeded splits: `linli evaluate --dataset tafeng --src D`"),
+    "train": ("training.train", "fit, log and register a model: `linli train --model als --features D`"),
+    "tune": ("experiments.tune", "Optuna search, a nested MLflow run per trial: `linli tune --model als --trials N --features D`"),
+    "alias": ("training.tracking", "model registry aliases: `linli alias set --version N --alias champion`"),
 }
 
 

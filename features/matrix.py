@@ -7,7 +7,8 @@ items, both in the order of their :class:`IdMap`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,17 @@ import scipy.sparse as sp
 from features.schema import LIST_SEP, PURCHASE_EVENTS, Col
 
 _DAY_S = 86400.0
+
+
+class BasketCol:
+    """Columns of :attr:`Interactions.baskets`: one row per (user, basket, item), dense indices."""
+
+    USER = "user"  # user index
+    BASKET = "basket"  # 0-based chronological basket number within the user
+    ITEM = "item"  # item index
+    AGE = "age"  # days from the basket to the snapshot (its earliest line)
+    WEIGHT = "weight"  # decayed event strength of the lines (what they add to `weights`)
+    COUNT = "count"  # purchase lines (what they add to `purchases`)
 
 
 @dataclass(frozen=True)
@@ -34,17 +46,13 @@ class IdMap:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @cached_property
+    def _lookup(self) -> pd.Index:
+        return pd.Index(self.ids)
+
     def index(self, values: pd.Series | np.ndarray | list[str]) -> np.ndarray:
         """Dense index of each value, -1 where unknown."""
-        vals = np.asarray(pd.Series(values, dtype="string").fillna("\x00"), dtype=object)
-        pos = np.searchsorted(self.ids, vals)
-        pos = np.clip(pos, 0, max(len(self.ids) - 1, 0))
-        found = (
-            (len(self.ids) > 0) & (self.ids[pos] == vals)
-            if len(self.ids)
-            else np.zeros(len(vals), bool)
-        )
-        return np.where(found, pos, -1).astype(np.int64)
+        return self._lookup.get_indexer(pd.Index(np.asarray(values, dtype=object))).astype(np.int64)
 
     def to_frame(self, name: str) -> pd.DataFrame:
         return pd.DataFrame({name: pd.Series(self.ids, dtype="string")})
@@ -64,6 +72,11 @@ class Interactions:
     user_feature_names: list[str] | None = None
     item_features: sp.csr_matrix | None = None
     item_feature_names: list[str] | None = None
+    # purchases as ordered baskets (columns :class:`BasketCol`), e.g. for TIFU-KNN
+    baskets: pd.DataFrame | None = None
+    # users x groups membership indicator, columns in the order of `group_ids`
+    user_groups: sp.csr_matrix | None = None
+    group_ids: IdMap | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,10 +88,14 @@ class Interactions:
         path.mkdir(parents=True, exist_ok=True)
         self.users.to_frame(Col.USER_ID).to_parquet(path / "users.parquet", index=False)
         self.items.to_frame(Col.ITEM_ID).to_parquet(path / "items.parquet", index=False)
-        for name in ("weights", "purchases", "last_purchase_age", "user_features", "item_features"):
+        for name in _MATRICES:
             m = getattr(self, name)
             if m is not None:
                 sp.save_npz(path / f"{name}.npz", m.tocsr())
+        if self.baskets is not None:
+            self.baskets.to_parquet(path / "baskets.parquet", index=False)
+        if self.group_ids is not None:
+            self.group_ids.to_frame(Col.GROUP_ID).to_parquet(path / "groups.parquet", index=False)
         meta = {
             "snapshot": self.snapshot.isoformat(),
             "shape": list(self.shape),
@@ -115,7 +132,26 @@ class Interactions:
             user_feature_names=meta.get("user_feature_names"),
             item_features=opt("item_features"),
             item_feature_names=meta.get("item_feature_names"),
+            baskets=pd.read_parquet(path / "baskets.parquet")
+            if (path / "baskets.parquet").exists()
+            else None,
+            user_groups=opt("user_groups"),
+            group_ids=IdMap(
+                np.asarray(pd.read_parquet(path / "groups.parquet")[Col.GROUP_ID], dtype=object)
+            )
+            if (path / "groups.parquet").exists()
+            else None,
         )
+
+
+_MATRICES = (
+    "weights",
+    "purchases",
+    "last_purchase_age",
+    "user_features",
+    "item_features",
+    "user_groups",
+)
 
 
 def event_strength(event_type: pd.Series, weights: dict[str, float]) -> np.ndarray:
@@ -173,9 +209,140 @@ def build_interactions(
     is_buy = ev[Col.EVENT_TYPE].isin([str(e) for e in PURCHASE_EVENTS]).to_numpy()
     bu, bi = u[is_buy], i[is_buy]
     purchases = _csr(bu, bi, np.ones(len(bu)), shape)
-    age = (snapshot - ev.loc[is_buy, Col.TS]).dt.total_seconds().to_numpy() / _DAY_S
-    last_age = _csr(bu, bi, np.maximum(age, 0.0) + 1.0, shape, agg="min")
-    return Interactions(users, items, weights, purchases, last_age, snapshot)
+    buys = ev.loc[is_buy]
+    age = np.maximum((snapshot - buys[Col.TS]).dt.total_seconds().to_numpy() / _DAY_S, 0.0)
+    last_age = _csr(bu, bi, age + 1.0, shape, agg="min")
+    order = buys[Col.ORDER_ID] if Col.ORDER_ID in buys.columns else None
+    bask = basket_table(bu, bi, buys[Col.TS], order, age, strength[is_buy])
+    return Interactions(users, items, weights, purchases, last_age, snapshot, baskets=bask)
+
+
+def basket_table(
+    user: np.ndarray,
+    item: np.ndarray,
+    ts: pd.Series,
+    order_id: pd.Series | None,
+    age: np.ndarray,
+    weight: np.ndarray,
+) -> pd.DataFrame:
+    """Purchase lines -> ordered baskets (:class:`BasketCol`); a basket is an order, else a day.
+
+    Baskets of a user are numbered 0, 1, ... by their earliest line (ties by order id).
+    """
+    local = ts.dt.tz_localize(None) if getattr(ts.dt, "tz", None) is not None else ts
+    day_code = pd.factorize(local.dt.floor("D"))[0].astype(np.int64)
+    if order_id is None:
+        key = day_code
+    else:
+        order_code = pd.factorize(order_id.astype("string"), use_na_sentinel=True)[0]
+        key = np.where(order_code >= 0, order_code, order_code.max(initial=-1) + 1 + day_code)
+    df = pd.DataFrame(
+        {
+            "u": np.asarray(user, np.int64),
+            "key": np.asarray(key, np.int64),
+            "i": np.asarray(item, np.int64),
+            "age": np.asarray(age, np.float64),
+            "w": np.asarray(weight, np.float64),
+        }
+    )
+    df["t"] = -df["age"]  # later lines have smaller ages
+    first = df.groupby(["u", "key"], sort=False)["t"].min().reset_index()
+    first = first.sort_values(["u", "t", "key"], kind="stable")
+    first[BasketCol.BASKET] = first.groupby("u", sort=False).cumcount()
+    df = df.merge(first[["u", "key", BasketCol.BASKET]], on=["u", "key"], how="left")
+    df[BasketCol.AGE] = df.groupby(["u", "key"], sort=False)["age"].transform("max")
+    out = (
+        df.groupby(["u", BasketCol.BASKET, "i"], sort=True)
+        .agg(
+            **{
+                BasketCol.AGE: (BasketCol.AGE, "first"),
+                BasketCol.WEIGHT: ("w", "sum"),
+                BasketCol.COUNT: ("w", "size"),
+            }
+        )
+        .reset_index()
+        .rename(columns={"u": BasketCol.USER, "i": BasketCol.ITEM})
+    )
+    return out.astype(
+        {
+            BasketCol.USER: np.int64,
+            BasketCol.BASKET: np.int64,
+            BasketCol.ITEM: np.int64,
+            BasketCol.AGE: np.float64,
+            BasketCol.WEIGHT: np.float64,
+            BasketCol.COUNT: np.int64,
+        }
+    )
+
+
+def attach_groups(inter: Interactions, members: pd.DataFrame) -> Interactions:
+    """Set `user_groups` / `group_ids` from a group_members frame (user_id, group_id[, left_at]).
+
+    Memberships that ended (left_at at or before the snapshot) are dropped. Returns `inter`.
+    """
+    m = members[members[Col.USER_ID].notna() & members[Col.GROUP_ID].notna()]
+    if Col.LEFT_AT in m.columns:
+        left = pd.to_datetime(m[Col.LEFT_AT], utc=True)
+        snap = pd.Timestamp(inter.snapshot)
+        snap = snap.tz_localize("UTC") if snap.tzinfo is None else snap.tz_convert("UTC")
+        m = m[left.isna() | (left > snap)]
+    groups = IdMap.from_values(m[Col.GROUP_ID])
+    u = inter.users.index(m[Col.USER_ID])
+    g = groups.index(m[Col.GROUP_ID])
+    ok = (u >= 0) & (g >= 0)
+    ug = sp.csr_matrix(
+        (np.ones(int(ok.sum()), np.float32), (u[ok], g[ok])), shape=(len(inter.users), len(groups))
+    )
+    ug.sum_duplicates()
+    ug.data[:] = 1.0
+    inter.user_groups, inter.group_ids = ug, groups
+    return inter
+
+
+def hold_out_last_baskets(
+    inter: Interactions, min_baskets: int = 2
+) -> tuple[Interactions, sp.csr_matrix]:
+    """(interactions without each user's last basket, users x items truth of those baskets).
+
+    Only users with at least `min_baskets` baskets lose one. `weights` and `purchases` lose
+    exactly what the held-out lines added; `last_purchase_age` is recomputed from the rest.
+    """
+    if inter.baskets is None:
+        raise ValueError("hold_out_last_baskets needs Interactions.baskets")
+    b = inter.baskets
+    n_b = b.groupby(BasketCol.USER)[BasketCol.BASKET].transform("max").to_numpy() + 1
+    last = (b[BasketCol.BASKET].to_numpy() == n_b - 1) & (n_b >= min_baskets)
+    held, keep = b[last], b[~last].reset_index(drop=True)
+    shape = inter.shape
+    hu, hi = held[BasketCol.USER].to_numpy(), held[BasketCol.ITEM].to_numpy()
+    truth = sp.csr_matrix((np.ones(len(held), np.float32), (hu, hi)), shape=shape)
+    truth.sum_duplicates()
+    truth.data[:] = 1.0
+
+    def minus(m: sp.csr_matrix, vals: np.ndarray) -> sp.csr_matrix:
+        sub = sp.csr_matrix((vals.astype(np.float64), (hu, hi)), shape=shape)
+        out = (m.astype(np.float64) - sub).tocsr()
+        out.eliminate_zeros()
+        if out.nnz:  # float residue of a cell whose every line was held out counts as empty
+            rows, cols = out.nonzero()
+            base = np.asarray(m[rows, cols], dtype=np.float64).ravel()
+            out.data[out.data <= 1e-6 * np.abs(base)] = 0.0
+            out.eliminate_zeros()
+        return out.astype(np.float32)
+
+    weights = minus(inter.weights, held[BasketCol.WEIGHT].to_numpy())
+    purchases = minus(inter.purchases, held[BasketCol.COUNT].to_numpy())
+    last_age = _csr(
+        keep[BasketCol.USER].to_numpy(),
+        keep[BasketCol.ITEM].to_numpy(),
+        keep[BasketCol.AGE].to_numpy() + 1.0,
+        shape,
+        agg="min",
+    )
+    train = replace(
+        inter, weights=weights, purchases=purchases, last_purchase_age=last_age, baskets=keep
+    )
+    return train, truth
 
 
 def one_hot(

@@ -211,14 +211,14 @@ def keyword_hits(texts: pd.Series, keywords: dict[str, list[str]]) -> pd.DataFra
     """(row index, interest, keyword) for each keyword token found in each text, via jieba."""
     vocab = {w: interest for interest, words in keywords.items() for w in words}
     tk = _tokenizer(tuple(sorted(vocab)))
-    clean = texts.dropna().astype(str)
-    uniq = pd.Series(clean.unique())
+    clean = texts.dropna().astype("string")
+    codes, uniq = pd.factorize(clean)
     # segmentation runs once per distinct text (a UDF on a distributed engine)
-    tokens = uniq.map(lambda t: [w for w in tk.lcut(t) if w in vocab])
-    per_text = pd.DataFrame({"text": uniq, "kw": tokens}).explode("kw").dropna()
+    tokens = [[w for w in tk.lcut(str(t)) if w in vocab] for t in uniq]
+    per_text = pd.DataFrame({"code": np.arange(len(uniq)), "kw": tokens}).explode("kw").dropna()
     per_text["interest"] = per_text["kw"].map(vocab)
-    rows = pd.DataFrame({"row": clean.index, "text": clean.to_numpy()})
-    return rows.merge(per_text, on="text")[["row", "interest", "kw"]]
+    rows = pd.DataFrame({"row": clean.index, "code": codes})
+    return rows.merge(per_text, on="code")[["row", "interest", "kw"]]
 
 
 def interest_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:

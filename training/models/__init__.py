@@ -6,7 +6,19 @@ from training.models.base import ModelConfig, Recommender, top_k
 
 # kind -> "module:Class"; filled as models are added (imported lazily so implicit/lightfm
 # load only when their model is used)
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "popularity": "training.models.popularity:Popularity",
+    "group_popularity": "training.models.popularity:GroupPopularity",
+    "repeat": "training.models.repeat:Repeat",
+    "p_topfreq": "training.models.repeat:PTopFreq",
+    "gp_topfreq": "training.models.repeat:GPTopFreq",
+    "itemknn": "training.models.itemknn:ItemKNN",
+    "als": "training.models.mf:ALS",
+    "bpr": "training.models.mf:BPR",
+    "lightfm": "training.models.lightfm_model:LightFMHybrid",
+    "tifuknn": "training.models.tifuknn:TIFUKNN",
+    "blend": "training.models.blend:RepeatBlend",
+}
 
 
 def model_class(kind: str) -> type[Recommender]:
