@@ -145,7 +145,7 @@ def build_store(
         events = _with_user(events, identity)
         if Col.REFERRER in events.columns:
             events[REFERRER_USER_ID] = _ref_user(events[Col.REFERRER], identity).to_numpy()
-        events = events.sort_values([Col.TS, Col.EVENT_ID], kind="stable").reset_index(drop=True)
+        events = events.sort_values(Col.TS, kind="stable").reset_index(drop=True)
         tables: dict[str, pd.DataFrame] = {}
         if members is not None:
             tables["group_members"] = _with_user(members, identity)

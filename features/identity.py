@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from features.encoding import factorize, join_pairs
 from features.schema import ID_TYPE_PREFERENCE, Col, IdType
 
 KEY = "id_key"
@@ -73,22 +72,11 @@ def split_key(keys: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parts.str[0], parts.str[1]
 
 
-def _arrow(s: pd.Series) -> pa.Array:
-    """One contiguous arrow large_string array (zero-copy for arrow-backed strings)."""
-    arr = pa.array(s.astype("string"))
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
-
-
 def pair_codes(id_type: pd.Series, id_value: pd.Series) -> tuple[np.ndarray, pd.Series, pd.Series]:
-    """Dictionary-encode (id_type, id_value) pairs: codes per row (-1 when missing) and the distinct pairs."""
+    """Encode (id_type, id_value) pairs: codes per row (-1 when missing) and the distinct pairs."""
     sep = "\x1f"
-    t = _arrow(id_type)
-    v = _arrow(id_value)
-    enc = pc.dictionary_encode(pc.binary_join_element_wise(t, v, pa.scalar(sep, pa.large_string())))
-    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    parts = pd.Series(enc.dictionary.to_pandas(), dtype="string").str.split(sep, n=1)
+    codes, pairs = factorize(join_pairs(id_type, id_value, sep))
+    parts = pairs.str.split(sep, n=1)
     return codes, parts.str[0], parts.str[1]
 
 

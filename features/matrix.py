@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from features.encoding import factorize, to_arrow
 from features.schema import LIST_SEP, PURCHASE_EVENTS, Col
 
 _DAY_S = 86400.0
@@ -52,7 +53,9 @@ class IdMap:
 
     def index(self, values: pd.Series | np.ndarray | list[str]) -> np.ndarray:
         """Dense index of each value, -1 where unknown."""
-        return self._lookup.get_indexer(pd.Index(np.asarray(values, dtype=object))).astype(np.int64)
+        codes, distinct = factorize(to_arrow(values))
+        found = np.append(self._lookup.get_indexer(pd.Index(distinct)), -1).astype(np.int64)
+        return found[codes]
 
     def to_frame(self, name: str) -> pd.DataFrame:
         return pd.DataFrame({name: pd.Series(self.ids, dtype="string")})
