@@ -55,6 +55,39 @@ class TrackingSettings(BaseModel):
     registered_model: str = "linli-recommender"
 
 
+class ExperimentSettings(BaseModel):
+    """Online A/B: route a share of users to the challenger by a stable hash."""
+
+    enabled: bool = Field(False, description="Route users between champion and challenger.")
+    name: str = Field("champion-vs-challenger", description="Experiment name in exposures.")
+    challenger_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of users (by stable hash) sent to the challenger."
+    )
+    salt: str = Field("linli", description="Hash salt; change it to reshuffle users.")
+
+
+class ServingSettings(BaseModel):
+    """What the BentoML server loads and how it routes and logs."""
+
+    bundle_dir: Path | None = Field(
+        None, description="Artifact bundle folder; None means work_dir/bundle."
+    )
+    exposure_dir: Path | None = Field(
+        None, description="Exposure log folder; None means work_dir/exposures."
+    )
+    experiment: ExperimentSettings = ExperimentSettings()
+    workers: int = Field(1, ge=1, le=16, description="Server worker processes.")
+    group_pool: int = Field(
+        1000,
+        ge=50,
+        le=20000,
+        description="Items scored per member for non-linear group strategies.",
+    )
+    fsync_exposures: bool = Field(
+        False, description="fsync the exposure log after every line (slower, survives power loss)."
+    )
+
+
 class Settings(BaseSettings):
     """Everything a Linli job needs to know that is not data."""
 
@@ -66,6 +99,7 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="Seed for every random step; same inputs, same outputs.")
     features: FeatureSettings = FeatureSettings()
     tracking: TrackingSettings = TrackingSettings()
+    serving: ServingSettings = ServingSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,175 @@
+"""The BentoML 1.4 service ops call: thin endpoints over :class:`serving.engine.Engine`.
+
+Run: ``bentoml serve serving.service:Linli --host 127.0.0.1 --port 3000`` (or ``linli serve``).
+Request bodies are flat JSON objects typed by :mod:`serving.schemas`; the OpenAPI page is at
+``/docs`` (spec ``/docs.json``). Readiness ``GET /readyz`` (503 until the bundle is loaded),
+liveness ``GET /livez``; ``POST /info`` tells the model versions served.
+Pydantic rejects malformed input with 400 and the field's location; unknown groups, items,
+categories and segments are 404 / 400 / 422 with ``{"error": "...", "field": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import bentoml
+
+from features.settings import load_settings
+from serving import schemas as s
+from serving.engine import ApiError, Engine
+
+log = logging.getLogger("linli.serving")
+T = TypeVar("T")
+
+
+def _workers() -> int:
+    """Worker processes: LINLI_SERVING__WORKERS, else `serving.workers` of the settings (1)."""
+    try:
+        return max(1, int(load_settings().serving.workers))
+    except (ValueError, OSError):
+        return 1
+
+
+def _access_log() -> bool:
+    """Access log on unless LINLI_SERVING_ACCESS_LOG=0 (it costs about 10% of throughput)."""
+    return os.environ.get("LINLI_SERVING_ACCESS_LOG", "1") != "0"
+
+
+def _metrics() -> bool:
+    """Prometheus /metrics on unless LINLI_SERVING_METRICS=0."""
+    return os.environ.get("LINLI_SERVING_METRICS", "1") != "0"
+
+
+def _call(ctx: bentoml.Context, fn: Callable[[Any], T], req: Any) -> T | s.ErrorResponse:
+    """Run one engine method; ApiError -> its status and body, anything else -> logged 500."""
+    try:
+        return fn(req)
+    except ApiError as exc:
+        ctx.response.status_code = exc.status
+        return exc.body()
+
+
+class JsonOnly:
+    """ASGI middleware: a POST whose body is not JSON gets 415 (BentoML would answer 500 for some)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and scope.get("method") == "POST":
+            ctype = b""
+            for k, v in scope.get("headers", []):
+                if k == b"content-type":
+                    ctype = v
+                    break
+            media = ctype.split(b";")[0].strip().lower()
+            if media not in (b"", b"application/json"):
+                body = json.dumps(
+                    {
+                        "error": "content-type: send a JSON body (application/json)",
+                        "field": "content-type",
+                    }  # fmt: skip
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 415,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+@bentoml.service(
+    name="linli",
+    workers=_workers(),
+    traffic={"timeout": 30},
+    metrics={"enabled": _metrics()},
+    logging={"access": {"enabled": _access_log(), "skip_paths": ["/readyz", "/livez", "/metrics"]}},
+    envs=[{"name": "OPENBLAS_NUM_THREADS", "value": "1"}],
+)
+class Linli:
+    """Linli recommendations over HTTP: users, groups, items, bundles, audiences, live plans."""
+
+    def __init__(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)  # one BLAS thread per worker, whatever the environment said
+        self.engine = Engine(load_settings())
+        if self.engine.error:
+            log.error("no bundle loaded: %s", self.engine.error)
+
+    def __is_ready__(self) -> bool:
+        return self.engine.ready
+
+    @bentoml.api(route="/rank/user", input_spec=s.RankUserRequest)
+    async def rank_user(self, ctx: bentoml.Context, **kw: Any) -> s.RankUserResponse:
+        """Rank items for one person (any identifier); unknown people get popular items (fallback)."""
+        return _call(ctx, self.engine.rank_user, s.RankUserRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/rank/group", input_spec=s.RankGroupRequest)
+    async def rank_group(self, ctx: bentoml.Context, **kw: Any) -> s.RankGroupResponse:
+        """Rank items for a group (group_id or explicit users) with an aggregation strategy."""
+        return _call(ctx, self.engine.rank_group, s.RankGroupRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/items/similar", input_spec=s.SimilarRequest)
+    async def similar_items(self, ctx: bentoml.Context, **kw: Any) -> s.SimilarResponse:
+        """Items similar to an item."""
+        return _call(ctx, self.engine.similar, s.SimilarRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/bundles", input_spec=s.BundlesRequest)
+    async def bundles(self, ctx: bentoml.Context, **kw: Any) -> s.BundlesResponse:
+        """Bundles of complementary items for a segment, a theme or seed items."""
+        return _call(ctx, self.engine.bundles, s.BundlesRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/audience", input_spec=s.AudienceRequest)
+    async def audience(self, ctx: bentoml.Context, **kw: Any) -> s.AudienceResponse:
+        """The users to invite for a theme, with reasons."""
+        kw["theme"] = s.ThemeSpec.model_validate(kw["theme"])
+        return _call(ctx, self.engine.audience, s.AudienceRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/segments", input_spec=s.SegmentsRequest)
+    async def segments(self, ctx: bentoml.Context, **kw: Any) -> s.SegmentsResponse:
+        """Every segment with its name and size."""
+        return _call(ctx, self.engine.segments, s.SegmentsRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/segments/profile", input_spec=s.SegmentProfileRequest)
+    async def segment_profile(self, ctx: bentoml.Context, **kw: Any) -> s.SegmentProfileResponse:
+        """One segment's profile: size, value tiers, AOV, top categories and items, groups."""
+        return _call(
+            ctx, self.engine.segment_profile, s.SegmentProfileRequest.model_construct(**kw)
+        )  # type: ignore[return-value]
+
+    @bentoml.api(route="/hosts", input_spec=s.GroupRequest)
+    async def hosts(self, ctx: bentoml.Context, **kw: Any) -> s.HostsResponse:
+        """Live-stream hosts ranked by fit with a group."""
+        return _call(ctx, self.engine.hosts, s.GroupRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/koc", input_spec=s.GroupRequest)
+    async def koc(self, ctx: bentoml.Context, **kw: Any) -> s.KOCResponse:
+        """Key opinion consumers of a group, with what makes them influential."""
+        return _call(ctx, self.engine.kocs, s.GroupRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/live/plan", input_spec=s.LivePlanRequest)
+    async def live_plan(self, ctx: bentoml.Context, **kw: Any) -> s.LivePlanResponse:
+        """A live-stream plan for a group: theme, items, bundle, host, audience, KOCs."""
+        if kw.get("theme") is not None:
+            kw["theme"] = s.ThemeSpec.model_validate(kw["theme"])
+        return _call(ctx, self.engine.live_plan, s.LivePlanRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/info", input_spec=s.InfoRequest)
+    async def info(self, **kw: Any) -> s.InfoResponse:
+        """Health, readiness and model info (registered name, version, alias, trained-at, digest)."""
+        return self.engine.info()
+
+
+Linli.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
