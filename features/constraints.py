@@ -34,7 +34,7 @@ def items_matching(items: pd.DataFrame, subject: str, synonyms: dict[str, list[s
         mask |= attrs.str.contains(
             f"{LIST_SEP}{re.escape(CONTAINS_PREFIX + subject)}{LIST_SEP}", regex=True
         )
-    for col in (Col.NAME, Col.CATEGORY, Col.SUBCATEGORY):
+    for col in (Col.NAME, Col.CATEGORY):  # as SCHEMA.md says: attributes, name or category
         if col in items.columns:
             mask |= (
                 items[col].fillna("").astype("string").str.lower().str.contains(pattern, regex=True)
