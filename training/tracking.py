@@ -1,0 +1,620 @@
+"""The only module that talks to MLflow: runs, params, metrics, data lineage, the model registry.
+
+The tracking URI comes from :attr:`features.settings.Settings.mlflow_uri` (env
+``MLFLOW_TRACKING_URI``, else the config, else SQLite ``work_dir/mlflow.db``) and is
+set inside :func:`configure`, never at import time. When this module creates the
+experiment on a local store (SQLite / file) it puts its artifact root under
+``work_dir/mlartifacts``, so runs never write ``./mlruns``; a tracking server keeps its own
+artifact store.
+
+A fitted :class:`~training.models.Recommender` is logged as an MLflow *pyfunc* model
+(MLflow 3 ``LoggedModel``, ``name="model"``) whose artifacts are the model's own
+``save()`` folder plus its user and item id maps, and registered as a new version of
+``settings.tracking.registered_model``; :func:`load_recommender` turns a version or an
+alias (``champion``, ``challenger``) back into a Recommender.
+
+Metric names are the ones of :mod:`experiments.metrics` (``recall_at_10``,
+``ndcg_at_10``, ...) in every run, so the MLflow compare view lines any runs up.
+
+CLI: ``linli alias set --version N --alias champion``, ``linli alias show``,
+``linli alias delete --alias challenger``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import math
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from features.matrix import IdMap, Interactions
+from features.schema import Col
+from features.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from training.models.base import Recommender
+
+log = logging.getLogger("linli.tracking")
+
+ARTIFACT_DIR = "mlartifacts"
+MODEL_NAME = "model"  # the LoggedModel name inside a run
+RECOMMENDER_ARTIFACT = "recommender"
+USERS_ARTIFACT = "users"
+ITEMS_ARTIFACT = "items"
+TAG_RUN_TYPE = "linli.run_type"
+TAG_MODEL_KIND = "linli.model_kind"
+ALIASES = ("champion", "challenger")
+_PARAM_MAX = 6000  # MLflow's limit on a param value
+
+
+# -- set-up ------------------------------------------------------------------------------
+def configure(settings: Settings | None = None, experiment: str | None = None) -> str:
+    """Point MLflow at the settings' store, create/select the experiment; returns its id."""
+    import mlflow
+
+    settings = settings or load_settings()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = settings.mlflow_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name = experiment or settings.tracking.experiment
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        location = None  # a tracking server decides its own artifact store
+        if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+            root = (settings.work_dir / ARTIFACT_DIR).resolve()
+            root.mkdir(parents=True, exist_ok=True)
+            location = root.as_uri()
+        exp_id = client.create_experiment(name, artifact_location=location)
+    else:
+        exp_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)
+    return str(exp_id)
+
+
+@contextmanager
+def run(
+    name: str,
+    settings: Settings | None = None,
+    nested: bool = False,
+    tags: Mapping[str, str] | None = None,
+    experiment: str | None = None,
+) -> Iterator[str]:
+    """An MLflow run (nested under the active one when ``nested``); yields the run id."""
+    import mlflow
+
+    if not nested or mlflow.active_run() is None:
+        configure(settings, experiment)
+    with mlflow.start_run(run_name=name, nested=nested, tags=dict(tags or {})) as r:
+        yield r.info.run_id
+
+
+def active_run_id() -> str | None:
+    """The id of the active run, if any."""
+    import mlflow
+
+    r = mlflow.active_run()
+    return r.info.run_id if r else None
+
+
+# -- params, metrics, artifacts ----------------------------------------------------------
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested mappings -> ``a.b`` keys with string values short enough for MLflow."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            text = value if isinstance(value, str) else repr(value) if value is None else str(value)
+            out[name] = text[:_PARAM_MAX]
+    return out
+
+
+def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
+    """Log (flattened) params to the active run."""
+    import mlflow
+
+    flat = flatten(params, prefix)
+    if flat:
+        mlflow.log_params(flat)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log finite numeric metrics to the active run (NaN / inf are skipped)."""
+    import mlflow
+
+    clean = {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float | np.floating | np.integer) and math.isfinite(float(v))
+    }
+    if clean:
+        mlflow.log_metrics(clean, step=step)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags on the active run."""
+    import mlflow
+
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+def log_artifact(path: Path | str, artifact_path: str | None = None) -> None:
+    """Copy a file or folder into the active run's artifacts."""
+    import mlflow
+
+    path = Path(path)
+    if path.is_dir():
+        mlflow.log_artifacts(str(path), artifact_path)
+    else:
+        mlflow.log_artifact(str(path), artifact_path)
+
+
+# -- data lineage ------------------------------------------------------------------------
+def matrix_digest(data: Interactions) -> str:
+    """sha256 (first 16 hex) of the id maps and the weight and purchase matrices' contents."""
+    h = hashlib.sha256()
+    for ids in (data.users.ids, data.items.ids):
+        h.update("\x1f".join(map(str, ids)).encode("utf-8"))
+        h.update(b"\x1e")
+    for m in (data.weights, data.purchases):
+        m = m.tocsr()
+        h.update(np.asarray(m.shape, np.int64).tobytes())
+        for arr in (m.indptr, m.indices, m.data):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """sha256 (first 16 hex) of a DataFrame's content (row order included)."""
+    h = hashlib.sha256()
+    h.update(",".join(map(str, df.columns)).encode("utf-8"))
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def data_info(data: Interactions, path: Path | str | None = None) -> dict[str, Any]:
+    """What a model saw: source path, content digest, users, items, non-zeros, snapshot."""
+    return {
+        "path": str(Path(path).resolve()) if path is not None else "",
+        "digest": matrix_digest(data),
+        "users": data.shape[0],
+        "items": data.shape[1],
+        "nnz": int(data.weights.nnz),
+        "purchase_lines": int(data.purchases.sum()),
+        "snapshot": str(data.snapshot),
+    }
+
+
+def log_data(info: Mapping[str, Any], context: str = "training", name: str | None = None) -> None:
+    """Log a dataset description as params ``data.*`` and as an MLflow dataset input."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    log_params(info, prefix=f"data.{context}." if context != "training" else "data.")
+    path = str(info.get("path") or "")
+    if not path:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = resolve_dataset_source(path)
+        ds = MetaDataset(  # type: ignore[abstract]
+            source=source, name=name or Path(path).name, digest=str(info["digest"])
+        )
+        mlflow.log_input(ds, context=context)
+    except Exception as exc:  # lineage is best effort; the params above carry it too
+        log.warning("could not log dataset input %s: %s", path, exc)
+
+
+# -- models ------------------------------------------------------------------------------
+def _pyfunc_class() -> type:
+    """The PythonModel wrapper (built lazily so mlflow loads only when used)."""
+    import mlflow.pyfunc
+
+    class LinliRecommender(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
+        """pyfunc face of a Linli Recommender: rows of ``user_id`` (and ``k``) -> ranked items."""
+
+        def load_context(self, context: Any) -> None:
+            from training.models.base import Recommender
+
+            self.model = Recommender.load(context.artifacts[RECOMMENDER_ARTIFACT])
+            self.users = _read_ids(context.artifacts.get(USERS_ARTIFACT), Col.USER_ID)
+            self.items = _read_ids(context.artifacts.get(ITEMS_ARTIFACT), Col.ITEM_ID)
+
+        def predict(
+            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        ) -> pd.DataFrame:
+            k = int((params or {}).get("k", 10))
+            return predict_frame(self.model, self.users, self.items, model_input, k)
+
+    return LinliRecommender
+
+
+def _read_ids(path: str | None, column: str) -> IdMap | None:
+    if not path or not Path(path).exists():
+        return None
+    return IdMap(np.asarray(pd.read_parquet(path)[column], dtype=object))
+
+
+def predict_frame(
+    model: Recommender,
+    users: IdMap | None,
+    items: IdMap | None,
+    frame: pd.DataFrame,
+    k: int = 10,
+) -> pd.DataFrame:
+    """Top-k for each ``user_id`` (or ``user_index``) row: user_id, rank, item_id, score."""
+    if Col.USER_ID in frame.columns and users is not None:
+        idx = users.index(frame[Col.USER_ID])
+        labels = frame[Col.USER_ID].astype("string").to_numpy()
+    else:
+        idx = frame["user_index"].to_numpy(dtype=np.int64)
+        labels = idx.astype(str)
+    known = idx >= 0
+    rows: list[pd.DataFrame] = []
+    if known.any():
+        rec, score = model.recommend(idx[known], k=k)
+        n = rec.shape[1]
+        if items is not None:
+            item_ids = np.asarray(items.ids[np.maximum(rec, 0)], dtype=object)
+            item_ids[rec < 0] = None
+        else:
+            item_ids = rec.astype(str).astype(object)
+            item_ids[rec < 0] = None
+        rows.append(
+            pd.DataFrame(
+                {
+                    Col.USER_ID: np.repeat(labels[known], n),
+                    "rank": np.tile(np.arange(1, n + 1), int(known.sum())),
+                    Col.ITEM_ID: item_ids.ravel(),
+                    Col.SCORE: score.ravel(),
+                }
+            )
+        )
+    out = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=[Col.USER_ID, "rank", Col.ITEM_ID, Col.SCORE])
+    )
+    return out[out[Col.ITEM_ID].notna()].reset_index(drop=True)
+
+
+def _signature() -> Any:
+    """Input ``user_id`` (string), output ranked rows, param ``k``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", Col.USER_ID)]),
+        outputs=Schema(
+            [
+                ColSpec("string", Col.USER_ID),
+                ColSpec("long", "rank"),
+                ColSpec("string", Col.ITEM_ID),
+                ColSpec("float", Col.SCORE),
+            ]
+        ),
+        params=ParamSchema([ParamSpec("k", "long", 10)]),
+    )
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for dist in ("mlflow", "numpy", "pandas", "scipy", "pydantic", "implicit", "rectools-lightfm"):
+        try:
+            reqs.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
+
+
+@dataclass
+class LoggedRecommender:
+    """Where a logged model went: its model URI and, when registered, name and version."""
+
+    model_uri: str
+    run_id: str | None
+    registered_model: str | None = None
+    version: str | None = None
+    aliases: list[str] = field(default_factory=list)
+
+
+def log_recommender(
+    model: Recommender,
+    data: Interactions | None = None,
+    settings: Settings | None = None,
+    register: bool = True,
+    registered_model: str | None = None,
+) -> LoggedRecommender:
+    """Log a fitted model (its save() folder + id maps) as a pyfunc model; register a version."""
+    import mlflow.pyfunc
+
+    settings = settings or load_settings()
+    name = registered_model or settings.tracking.registered_model
+    with tempfile.TemporaryDirectory(prefix="linli-model-") as tmp:
+        folder = Path(tmp) / RECOMMENDER_ARTIFACT
+        model.save(folder)
+        artifacts = {RECOMMENDER_ARTIFACT: str(folder)}
+        if data is not None:
+            users_path, items_path = Path(tmp) / "users.parquet", Path(tmp) / "items.parquet"
+            data.users.to_frame(Col.USER_ID).to_parquet(users_path, index=False)
+            data.items.to_frame(Col.ITEM_ID).to_parquet(items_path, index=False)
+            artifacts |= {USERS_ARTIFACT: str(users_path), ITEMS_ARTIFACT: str(items_path)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME,
+                python_model=_pyfunc_class()(),
+                artifacts=artifacts,
+                registered_model_name=name if register else None,
+                pip_requirements=_pip_requirements(),
+                signature=_signature(),
+                tags={TAG_MODEL_KIND: str(model.config.kind)},
+            )
+    version = info.registered_model_version
+    return LoggedRecommender(
+        model_uri=info.model_uri,
+        run_id=active_run_id(),
+        registered_model=name if register else None,
+        version=str(version) if version is not None else None,
+    )
+
+
+@dataclass
+class TrainingRecord:
+    """Everything :func:`log_training` wrote."""
+
+    run_id: str
+    logged: LoggedRecommender
+    data: dict[str, Any]
+
+
+def log_training(
+    model: Recommender,
+    data: Interactions,
+    data_path: Path | str | None,
+    metrics: Mapping[str, float],
+    fit_seconds: float,
+    settings: Settings | None = None,
+    register: bool = True,
+    alias: str | None = None,
+    extra_params: Mapping[str, Any] | None = None,
+    holdout: Mapping[str, Any] | None = None,
+) -> TrainingRecord:
+    """Inside an active run: config params, data lineage, metrics, time, model (+ version, alias)."""
+    settings = settings or load_settings()
+    run_id = active_run_id()
+    if run_id is None:
+        raise RuntimeError("log_training needs an active run (use tracking.run(...))")
+    cfg = model.config.model_dump(mode="json")
+    set_tags({TAG_RUN_TYPE: "training", TAG_MODEL_KIND: cfg.get("kind", "")})
+    log_params(cfg)
+    if extra_params:
+        log_params(extra_params)
+    info = data_info(data, data_path)
+    log_data(info, context="training")
+    if holdout:
+        log_data(dict(holdout), context="holdout")
+    log_metrics({**metrics, "fit_seconds": fit_seconds})
+    logged = log_recommender(model, data, settings, register=register)
+    if alias and logged.version:
+        set_alias(alias, logged.version, settings)
+        logged.aliases.append(alias)
+    return TrainingRecord(run_id, logged, info)
+
+
+# -- registry ----------------------------------------------------------------------------
+def _client(settings: Settings | None) -> Any:
+    import mlflow
+
+    configure(settings)
+    return mlflow.MlflowClient()
+
+
+def set_alias(
+    alias: str, version: str | int, settings: Settings | None = None, name: str | None = None
+) -> None:
+    """Point ``alias`` (e.g. champion / challenger) at a registered version."""
+    settings = settings or load_settings()
+    client = _client(settings)
+    client.set_registered_model_alias(
+        name or settings.tracking.registered_model, alias, str(version)
+    )
+
+
+def delete_alias(alias: str, settings: Settings | None = None, name: str | None = None) -> None:
+    """Remove an alias from the registered model."""
+    settings = settings or load_settings()
+    _client(settings).delete_registered_model_alias(
+        name or settings.tracking.registered_model, alias
+    )
+
+
+def alias_version(
+    alias: str, settings: Settings | None = None, name: str | None = None
+) -> str | None:
+    """The version an alias points to, or None when it is not set."""
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or load_settings()
+    try:
+        mv = _client(settings).get_model_version_by_alias(
+            name or settings.tracking.registered_model, alias
+        )
+    except MlflowException:
+        return None
+    return str(mv.version)
+
+
+def versions(settings: Settings | None = None, name: str | None = None) -> pd.DataFrame:
+    """Registered versions: version, aliases, run id, model kind, recall/ndcg at 10, created."""
+    settings = settings or load_settings()
+    client = _client(settings)
+    name = name or settings.tracking.registered_model
+    rows: list[dict[str, Any]] = []
+    from mlflow.exceptions import MlflowException
+
+    try:
+        alias_map: dict[str, str] = dict(client.get_registered_model(name).aliases or {})
+    except MlflowException:
+        alias_map = {}
+    for mv in client.search_model_versions(f"name='{name}'"):
+        metrics: dict[str, float] = {}
+        run_tags: dict[str, str] = {}
+        if mv.run_id:
+            data = client.get_run(mv.run_id).data
+            metrics, run_tags = data.metrics, data.tags
+        rows.append(
+            {
+                "version": int(mv.version),
+                "aliases": ",".join(
+                    sorted(a for a, v in alias_map.items() if str(v) == str(mv.version))
+                ),
+                "kind": run_tags.get(TAG_MODEL_KIND, ""),
+                "run_id": mv.run_id,
+                "recall_at_10": metrics.get("recall_at_10"),
+                "ndcg_at_10": metrics.get("ndcg_at_10"),
+                "created": pd.Timestamp(mv.creation_timestamp, unit="ms"),
+            }
+        )
+    cols = ["version", "aliases", "kind", "run_id", "recall_at_10", "ndcg_at_10", "created"]
+    return pd.DataFrame(rows, columns=cols).sort_values("version").reset_index(drop=True)
+
+
+@dataclass
+class LoadedModel:
+    """A registered model back in memory: the Recommender and its id maps."""
+
+    model: Recommender
+    users: IdMap | None
+    items: IdMap | None
+    version: str
+    run_id: str | None
+
+
+def load_recommender(
+    alias: str | None = None,
+    version: str | int | None = None,
+    settings: Settings | None = None,
+    name: str | None = None,
+) -> LoadedModel:
+    """Load a registered version (by alias or number) back into a Recommender with its id maps."""
+    import mlflow.artifacts
+
+    if (alias is None) == (version is None):
+        raise ValueError("give exactly one of alias or version")
+    settings = settings or load_settings()
+    client = _client(settings)
+    name = name or settings.tracking.registered_model
+    mv = (
+        client.get_model_version_by_alias(name, alias)
+        if alias is not None
+        else client.get_model_version(name, str(version))
+    )
+    from training.models.base import Recommender
+
+    with tempfile.TemporaryDirectory(prefix="linli-load-") as tmp:
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{mv.version}", dst_path=tmp
+            )
+        )
+        found = list(local.rglob(RECOMMENDER_ARTIFACT))
+        rec_dir = next((p for p in found if p.is_dir()), None)
+        if rec_dir is None:
+            raise FileNotFoundError(
+                f"no {RECOMMENDER_ARTIFACT}/ folder in model version {mv.version}"
+            )
+        model = Recommender.load(rec_dir)
+        users = _read_ids(next(map(str, local.rglob("users.parquet")), None), Col.USER_ID)
+        items = _read_ids(next(map(str, local.rglob("items.parquet")), None), Col.ITEM_ID)
+    return LoadedModel(model, users, items, str(mv.version), mv.run_id)
+
+
+# -- run lookups (A/B, retraining, reports) ---------------------------------------------
+def run_data(run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """A run's ``params``, ``metrics``, ``tags``, ``status`` and ``start_time`` (ms)."""
+    r = _client(settings).get_run(run_id)
+    return {
+        "params": dict(r.data.params),
+        "metrics": dict(r.data.metrics),
+        "tags": dict(r.data.tags),
+        "status": r.info.status,
+        "start_time": r.info.start_time,
+    }
+
+
+def search_runs(
+    filter_string: str = "", settings: Settings | None = None, max_results: int = 100
+) -> pd.DataFrame:
+    """Runs of the settings' experiment matching an MLflow filter string, newest first."""
+    import mlflow
+
+    exp_id = configure(settings)
+    return mlflow.search_runs(  # type: ignore[no-any-return]
+        experiment_ids=[exp_id],
+        filter_string=filter_string,
+        max_results=max_results,
+        order_by=["attributes.start_time DESC"],
+    )
+
+
+# -- CLI ---------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``linli alias set|show|delete`` on the registered model."""
+    p = argparse.ArgumentParser(
+        prog="linli alias", description="Model registry aliases (champion / challenger)."
+    )
+    p.add_argument("--model-name", default=None, help="registered model (default from settings)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("set", help="point an alias at a version")
+    s.add_argument("--version", required=True)
+    s.add_argument("--alias", required=True, help="e.g. champion or challenger")
+    d = sub.add_parser("delete", help="remove an alias")
+    d.add_argument("--alias", required=True)
+    sub.add_parser("show", help="list versions with their aliases and metrics")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    settings = load_settings()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if args.cmd == "set":
+            set_alias(args.alias, args.version, settings, args.model_name)
+            print(
+                f"{args.model_name or settings.tracking.registered_model}@{args.alias} -> v{args.version}"
+            )
+        elif args.cmd == "delete":
+            delete_alias(args.alias, settings, args.model_name)
+            print(f"deleted alias {args.alias}")
+        else:
+            table = versions(settings, args.model_name)
+            print(table.to_string(index=False) if len(table) else "no registered versions")
+    except MlflowException as exc:
+        print(f"linli alias: error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,273 @@
+"""The training job: feature store -> holdout metrics -> fitted model -> MLflow run + registered version.
+
+``linli train --model als --features DIR [--param factors=128 ...] [--alias challenger]``
+
+1. Loads the feature store matrix (``DIR/matrix``, the one serving uses, same id maps).
+2. Holds out data for metrics (``--holdout``):
+   - ``next-basket`` (default when the matrix carries baskets): each user's last basket
+     is removed from the matrix (:func:`features.matrix.hold_out_last_baskets`) and is
+     the truth;
+   - ``temporal``: the store's events before the last ``--holdout-days`` days are the
+     fit data, purchases after the cut the truth (warm users);
+   - ``none``: no metrics.
+   The model is fit on the rest and scored at k = 5, 10, 20 (``recall_at_10``, ...).
+3. Refits the same config on the *whole* matrix (``--no-refit`` registers the holdout
+   model instead): the metrics describe the config, the registered model is the one
+   that has seen the latest baskets, which is what a next-basket service needs.
+4. Logs one MLflow run (config as params, data path + content digest + sizes as params
+   and a dataset input, holdout metrics, fit time, the model as a pyfunc LoggedModel),
+   registers a new version of ``settings.tracking.registered_model`` and, with
+   ``--alias``, points that alias (e.g. ``challenger``) at it.
+
+Aliases afterwards: ``linli alias set --version N --alias champion``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from features import store
+from features.matrix import Interactions
+from features.settings import Settings, load_settings
+
+log = logging.getLogger("linli.train")
+
+TRAIN_KS: tuple[int, ...] = (5, 10, 20)
+Holdout = Literal["auto", "next-basket", "temporal", "none"]
+
+
+@dataclass
+class TrainOutcome:
+    """What a training job produced."""
+
+    kind: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    run_id: str
+    version: str | None
+    model_uri: str
+    fit_seconds: float
+    holdout: dict[str, Any]
+
+
+def load_matrix(features_dir: Path | str) -> Interactions:
+    """The feature store's interaction matrix (``DIR/matrix``)."""
+    path = Path(features_dir) / store.MATRIX_DIR
+    if not (path / "meta.json").exists():
+        raise FileNotFoundError(f"no matrix in {path} (run `linli features build` first)")
+    return Interactions.load(path)
+
+
+def next_basket_fold(data: Interactions, seed: int = 0, depth: int = 1) -> Any:
+    """Fold whose truth is each user's last basket (``depth=2``: the one before, for validation)."""
+    from experiments.evaluate import Fold, history_segments
+    from features.matrix import hold_out_last_baskets
+
+    train, truth = hold_out_last_baskets(data)
+    for _ in range(depth - 1):
+        train, truth = hold_out_last_baskets(train)
+    has_truth = np.diff(truth.indptr) > 0
+    has_history = np.diff(train.purchases.indptr) > 0
+    eval_idx = np.flatnonzero(has_truth & has_history)
+    n_hist: np.ndarray = np.zeros(len(eval_idx), np.int64)
+    if train.baskets is not None and len(train.baskets):
+        from features.matrix import BasketCol
+
+        counts = train.baskets.groupby(BasketCol.USER)[BasketCol.BASKET].nunique()
+        n_hist = counts.reindex(eval_idx).fillna(0).to_numpy(np.int64)
+    info = {"split": "next-basket", "depth": depth, "eval_users": int(len(eval_idx))}
+    return Fold(
+        seed,
+        train,
+        eval_idx,
+        truth[eval_idx].tocsr(),
+        train.purchases[eval_idx].tocsr(),
+        history_segments(n_hist),
+        info,
+    )
+
+
+def holdout_fold(
+    data: Interactions,
+    features_dir: Path | str,
+    settings: Settings,
+    holdout: Holdout = "auto",
+    holdout_days: float = 14.0,
+    validation: bool = False,
+) -> Any | None:
+    """The holdout fold for metrics (``validation=True``: one step earlier, for tuning)."""
+    from experiments.evaluate import features_fold
+    from experiments.split import temporal_cutoff
+
+    mode = holdout
+    if mode == "auto":
+        mode = "next-basket" if data.baskets is not None and len(data.baskets) else "temporal"
+    if mode == "none":
+        return None
+    if mode == "next-basket":
+        if data.baskets is None:
+            raise ValueError("the matrix has no baskets; use --holdout temporal")
+        return next_basket_fold(data, settings.seed, depth=2 if validation else 1)
+    end = None
+    if validation:
+        import pandas as pd
+
+        events = pd.read_parquet(Path(features_dir) / store.EVENTS, columns=["ts"])
+        end = temporal_cutoff(events, holdout_days)
+    fold = features_fold(features_dir, settings, holdout_days, end=end, seed=settings.seed)
+    fold.info["split"] = "temporal"
+    return fold
+
+
+def fit_and_score(
+    kind: str, params: dict[str, Any], fold: Any, ks: tuple[int, ...] = TRAIN_KS
+) -> dict[str, float]:
+    """Fit ``kind`` on the fold and return its metrics (names as in experiments.metrics)."""
+    from experiments.evaluate import evaluate_model
+
+    res = evaluate_model(kind, fold, ks, params)
+    return res.metrics
+
+
+def train(
+    kind: str,
+    features_dir: Path | str,
+    params: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    alias: str | None = None,
+    holdout: Holdout = "auto",
+    holdout_days: float = 14.0,
+    refit: bool = True,
+    register: bool = True,
+    run_name: str | None = None,
+    nested: bool = False,
+    tags: dict[str, str] | None = None,
+) -> TrainOutcome:
+    """Holdout metrics, (re)fit, log, register and alias one model; see the module doc."""
+    from experiments.evaluate import seeded_params
+    from training import tracking
+    from training.models import build_model
+
+    settings = settings or load_settings()
+    params = seeded_params(kind, dict(params or {}), settings.seed)
+    data = load_matrix(features_dir)
+    fold = holdout_fold(data, features_dir, settings, holdout, holdout_days)
+    metrics: dict[str, float] = {}
+    holdout_info: dict[str, Any] = {"split": "none"}
+    if fold is not None:
+        metrics = fit_and_score(kind, params, fold, TRAIN_KS)
+        metrics["holdout_fit_seconds"] = metrics.pop("fit_seconds")
+        holdout_info = {**fold.info, "digest": tracking.matrix_digest(fold.train)}
+        log.info(
+            "holdout (%s, %s users): recall@10 %.4f ndcg@10 %.4f",
+            holdout_info.get("split"),
+            holdout_info.get("eval_users"),
+            metrics.get("recall_at_10", float("nan")),
+            metrics.get("ndcg_at_10", float("nan")),
+        )
+    fit_data = data if refit or fold is None else fold.train
+    model = build_model(kind, **params)
+    t0 = time.perf_counter()
+    model.fit(fit_data)
+    fit_s = time.perf_counter() - t0
+    with tracking.run(
+        run_name or f"train-{kind}", settings, nested=nested, tags=tags or {}
+    ) as run_id:
+        rec = tracking.log_training(
+            model,
+            fit_data,
+            Path(features_dir) / store.MATRIX_DIR,
+            metrics,
+            fit_s,
+            settings,
+            register=register,
+            alias=alias,
+            extra_params={"refit_on_all_data": refit, "holdout": holdout_info.get("split")},
+            holdout=holdout_info if fold is not None else None,
+        )
+    return TrainOutcome(
+        kind,
+        model.config.model_dump(mode="json"),
+        metrics,
+        run_id,
+        rec.logged.version,
+        rec.logged.model_uri,
+        fit_s,
+        holdout_info,
+    )
+
+
+def parse_kv(items: list[str]) -> dict[str, Any]:
+    """``key=value`` strings -> dict (values parsed as JSON when possible)."""
+    from experiments.evaluate import parse_value
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param expects key=value, got {item!r}")
+        out[key.strip()] = parse_value(raw)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``linli train --model NAME --features DIR [--param k=v ...] [--alias challenger]``."""
+    p = argparse.ArgumentParser(prog="linli train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="model kind (training.models.REGISTRY)")
+    p.add_argument("--features", type=Path, required=True, help="feature store directory")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--alias", default=None, help="point this alias at the new version")
+    p.add_argument("--holdout", choices=("auto", "next-basket", "temporal", "none"), default="auto")
+    p.add_argument("--holdout-days", type=float, default=14.0)
+    p.add_argument("--no-refit", action="store_true", help="register the holdout-fit model")
+    p.add_argument("--no-register", action="store_true", help="log the model, do not register")
+    p.add_argument("--run-name", default=None)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from pydantic import ValidationError
+
+    from training.models import REGISTRY
+
+    if args.model not in REGISTRY:
+        print(
+            f"linli train: unknown model {args.model!r}; known: {', '.join(REGISTRY)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        params = parse_kv(args.param)
+        out = train(
+            args.model,
+            args.features,
+            params,
+            load_settings(),
+            alias=args.alias,
+            holdout=args.holdout,
+            holdout_days=args.holdout_days,
+            refit=not args.no_refit,
+            register=not args.no_register,
+            run_name=args.run_name,
+        )
+    except (ValueError, ValidationError, FileNotFoundError) as exc:
+        print(f"linli train: error: {exc}", file=sys.stderr)
+        return 2
+    shown = {k: round(v, 4) for k, v in out.metrics.items() if k.endswith("_at_10")}
+    print(f"model {out.kind} {out.params}")
+    print(f"holdout {out.holdout.get('split')}: {shown}")
+    print(f"fit {out.fit_seconds:.1f}s; run {out.run_id}; model {out.model_uri}")
+    if out.version:
+        alias = f" alias {args.alias}" if args.alias else ""
+        print(f"registered version {out.version}{alias}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
