@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from features import store
 from features.constraints import resolve_constraints
+from features.event_store import StoreError, read_store_tables, redact
 from features.identity import Identity, id_keys, resolve, sightings, split_key
 from features.load import DataDir, load_data_dir
 from features.matrix import (
@@ -281,10 +282,18 @@ def run(
     settings: Settings,
     previous: Path | None = None,
     progress: bool = True,
+    use_store: bool | None = None,
 ) -> dict[str, Any]:
-    """Load, validate, build and write the feature store; returns the summary."""
+    """Load, validate, build and write the feature store; returns the summary.
+
+    Rows of the ingestion store (``settings.store_url``) are added to the data directory's
+    files when `use_store` (default ``settings.store.read_by_feature_job``) and a store exists.
+    """
     t0 = time.perf_counter()
-    data = load_data_dir(data_dir)
+    if use_store is None:
+        use_store = settings.store.read_by_feature_job
+    ingested = read_store_tables(settings.store_url) if use_store else {}
+    data = load_data_dir(data_dir, extra=ingested, extra_source=redact(settings.store_url))
     load_s = time.perf_counter() - t0
     prev_path = previous if previous is not None else out / store.IDENTITY
     prev = pd.read_parquet(prev_path) if prev_path.exists() else None
@@ -292,6 +301,10 @@ def run(
         log.info("seeding identity from %s (%d identifiers)", prev_path, len(prev))
     fs = build_store(data, settings, prev, progress=progress)
     fs.summary["timings_s"] = {"load_and_validate": round(load_s, 3), **fs.summary["timings_s"]}
+    fs.summary["event_store"] = {
+        "url": redact(settings.store_url) if use_store else None,
+        "rows": {name: int(len(df)) for name, df in ingested.items()},
+    }
     rejects = {name: v.rejects for name, v in data.tables.items()}
     summary = write_store(fs, out, settings, rejects)
     summary["timings_s"]["total"] = round(time.perf_counter() - t0, 3)
@@ -307,6 +320,10 @@ def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> No
         echo(
             f"  {name:<15} read {c['read']:>10,}  kept {c['kept']:>10,}  rejected {c['rejected']:>8,}"
         )
+    ingested = s.get("event_store") or {}
+    if ingested.get("rows"):
+        rows = ", ".join(f"{k} {v:,}" for k, v in ingested["rows"].items())
+        echo(f"  ingestion store {ingested['url']}: {rows} (validated with the files)")
     echo(
         f"  identifiers in events {s['identifiers_in_events_raw']:,} -> users {s['users_after_unification']:,} ({s['merges_of_known_users']} merges of known users)"
     )
@@ -335,13 +352,25 @@ def main(argv: list[str] | None = None) -> int:
         help="identity.parquet of an earlier build (default OUT/identity.parquet)",
     )
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument(
+        "--no-store",
+        action="store_true",
+        help="leave out the rows of the ingestion store (settings.store_url)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
     out = args.out or settings.work_dir / "features"
     try:
-        summary = run(args.data, out, settings, args.previous, progress=not args.no_progress)
-    except (SchemaError, FileNotFoundError) as exc:
+        summary = run(
+            args.data,
+            out,
+            settings,
+            args.previous,
+            progress=not args.no_progress,
+            use_store=False if args.no_store else None,
+        )
+    except (SchemaError, FileNotFoundError, StoreError) as exc:
         print(f"linli features: error: {exc}", file=sys.stderr)
         return 2
     _print_summary(summary)

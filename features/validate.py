@@ -64,12 +64,22 @@ def parse_timestamps(s: pd.Series) -> pd.Series:
     has_offset = text.str.contains(_OFFSET_RE, regex=True, na=False)
     if has_offset.any():
         aware = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
-        out[has_offset] = aware.dt.tz_convert(CHINA_TZ)
+        out[has_offset] = _in_range(aware).dt.tz_convert(CHINA_TZ)
     naive_mask = ~has_offset & text.notna()
     if naive_mask.any():
         naive = pd.to_datetime(text[naive_mask], format="ISO8601", errors="coerce")
-        out[naive_mask] = naive.dt.tz_localize(CHINA_TZ, ambiguous="NaT", nonexistent="NaT")
+        out[naive_mask] = _in_range(naive).dt.tz_localize(
+            CHINA_TZ, ambiguous="NaT", nonexistent="NaT"
+        )
     return out
+
+
+def _in_range(ts: pd.Series) -> pd.Series:
+    """Timestamps nanoseconds cannot hold (before 1677 or after 2262, a day's margin) -> NaT."""
+    lo, hi = pd.Timestamp.min + pd.Timedelta(days=1), pd.Timestamp.max - pd.Timedelta(days=1)
+    if ts.dt.tz is not None:
+        lo, hi = lo.tz_localize(ts.dt.tz), hi.tz_localize(ts.dt.tz)
+    return ts.where((ts >= lo) & (ts <= hi)).dt.as_unit("ns")
 
 
 def parse_numbers(s: pd.Series) -> pd.Series:
@@ -96,29 +106,29 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
         if hit.any():
             reason[hit] = prefix if shown is None else prefix + _shown(shown[hit])
 
-    for col in spec.required_columns:
-        flag(df[col].isna(), f"missing required field: {col}")
+    for name in spec.required_columns:
+        flag(df[name].isna(), f"missing required field: {name}")
 
-    for col in spec.columns:
-        if col.name not in df.columns:
+    for cs in spec.columns:
+        if cs.name not in df.columns:
             continue
-        values = df[col.name]
+        values = df[cs.name]
         present = values.notna()
-        if col.kind == "enum" and col.enum is not None:
-            bad = present & ~values.isin(col.enum)
-            flag(bad, f"unknown {col.name}: ", values)
-        elif col.kind == "timestamp":
+        if cs.kind == "enum" and cs.enum is not None:
+            bad = present & ~values.isin(cs.enum)
+            flag(bad, f"unknown {cs.name}: ", values)
+        elif cs.kind == "timestamp":
             parsed = parse_timestamps(values)
-            flag(present & parsed.isna(), f"unparseable timestamp in {col.name}: ", values)
-            df[col.name] = parsed
-        elif col.kind == "number":
+            flag(present & parsed.isna(), f"unparseable timestamp in {cs.name}: ", values)
+            df[cs.name] = parsed
+        elif cs.kind == "number":
             parsed = parse_numbers(values)
-            flag(present & parsed.isna(), f"unparseable number in {col.name}: ", values)
-            if col.nonnegative:
-                flag(parsed < 0, f"negative {col.name}: ", values)
-            df[col.name] = parsed
+            flag(present & parsed.isna(), f"unparseable number in {cs.name}: ", values)
+            if cs.nonnegative:
+                flag(parsed < 0, f"negative {cs.name}: ", values)
+            df[cs.name] = parsed
         else:
-            df[col.name] = values.astype("string")
+            df[cs.name] = values.astype("string")
 
     for col, types in spec.required_when.items():
         if Col.EVENT_TYPE not in df.columns:
