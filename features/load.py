@@ -120,17 +120,20 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows).astype("string"), rejects
 
 
-def load_table(root: Path, spec: TableSpec) -> tuple[Validated, list[str]] | None:
-    """Read and validate every file of one table; None when the table is absent."""
+def load_table(
+    root: Path, spec: TableSpec, extra: pd.DataFrame | None = None, extra_source: str = ""
+) -> tuple[Validated, list[str]] | None:
+    """Read and validate every file of one table (plus `extra` rows); None when it is absent."""
     paths = table_files(root, spec.name)
-    if not paths:
+    if not paths and extra is None:
         if spec.required:
             raise SchemaError(
                 f"required table {spec.name!r} not found in {root} "
                 f"(expected {spec.name}{{{','.join(FILE_SUFFIXES)}}})"
             )
         return None
-    frames, unreadable = [], []
+    frames, unreadable = [], [_no_bad()]
+    sources = [str(p) for p in paths]
     for p in paths:
         rows, bad = read_file(p)
         rows.columns = [str(c).strip().lower() for c in rows.columns]
@@ -139,25 +142,37 @@ def load_table(root: Path, spec: TableSpec) -> tuple[Validated, list[str]] | Non
             raise SchemaError(f"{p}: required column(s) missing: {', '.join(missing)}")
         frames.append(rows)
         unreadable.append(bad)
+    if extra is not None:  # rows from elsewhere (the ingestion store), validated with the files
+        frames.append(extra)
+        sources.append(extra_source or "extra rows")
     raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    result = validate(raw, spec, source=str(paths[0]))
+    result = validate(raw, spec, source=sources[0])
     bad_lines = pd.concat(unreadable, ignore_index=True)
     if len(bad_lines):
         result = Validated(
             clean=result.clean,
             rejects=pd.concat([result.rejects, bad_lines], ignore_index=True),
         )
-    return result, [str(p) for p in paths]
+    return result, sources
 
 
-def load_data_dir(root: Path | str, tables: list[str] | None = None) -> DataDir:
-    """Load and validate the tables of a data directory (all of SCHEMA.md by default)."""
+def load_data_dir(
+    root: Path | str,
+    tables: list[str] | None = None,
+    extra: dict[str, pd.DataFrame] | None = None,
+    extra_source: str = "",
+) -> DataDir:
+    """Load and validate the tables of a data directory (all of SCHEMA.md by default).
+
+    `extra` adds raw rows per table (e.g. the ingestion store's, as strings) that are
+    validated together with the files, so a repeated event_id across both is kept once.
+    """
     root = Path(root)
     if not root.is_dir():
         raise SchemaError(f"data directory not found: {root}")
     out = DataDir(root=root)
     for name in tables or list(TABLES):
-        loaded = load_table(root, TABLES[name])
+        loaded = load_table(root, TABLES[name], (extra or {}).get(name), extra_source)
         if loaded is None:
             log.info("table %s: absent (optional)", name)
             continue

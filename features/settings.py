@@ -66,8 +66,73 @@ class ExperimentSettings(BaseModel):
     salt: str = Field("linli", description="Hash salt; change it to reshuffle users.")
 
 
+class AuthSettings(BaseModel):
+    """Who may call what. Token values come from the environment only, never from a file."""
+
+    protect_ranking: bool = Field(
+        False, description="Ranking and matching endpoints need a token too (read or admin)."
+    )
+    admin_token_env: str = Field(
+        "LINLI_ADMIN_TOKEN",
+        description="Env var holding the token for ingestion, reload and experiment changes; "
+        "unset means those endpoints refuse every call.",
+    )
+    read_token_env: str = Field(
+        "LINLI_READ_TOKEN",
+        description="Env var holding the token for ranking endpoints when protect_ranking is on "
+        "(the admin token is accepted too).",
+    )
+
+
+class IngestSettings(BaseModel):
+    """Bounds of the ingestion endpoints and their write queue."""
+
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest ingestion request body (413 beyond)."
+    )
+    max_batch: int = Field(
+        1000, ge=1, le=100_000, description="Most rows in one call (413 beyond)."
+    )
+    max_pending_rows: int = Field(
+        20_000,
+        ge=1,
+        description="Rows waiting for the disk; a call that would exceed it gets 503 + Retry-After.",
+    )
+    max_rows_per_commit: int = Field(
+        5000, ge=1, description="Most rows validated and committed in one transaction."
+    )
+    retry_after_s: int = Field(1, ge=1, le=600, description="Retry-After of a 503 when full.")
+    validator_process: bool = Field(
+        True,
+        description="Validate batches in a helper process (keeps ranking latency flat under "
+        "ingestion); False validates in the writer thread.",
+    )
+
+
+class StoreSettings(BaseModel):
+    """The durable event store ingestion writes and the feature job reads."""
+
+    url: str | None = Field(
+        None,
+        description="`sqlite:///PATH` or `postgresql://...`; None means SQLite at "
+        "work_dir/ingest/events.db.",
+    )
+    read_by_feature_job: bool = Field(
+        True, description="The feature job adds the store's rows to the data directory's files."
+    )
+
+
 class ServingSettings(BaseModel):
     """What the BentoML server loads and how it routes and logs."""
+
+    host: str = Field(
+        "127.0.0.1", description="Bind address; loopback unless set (e.g. 0.0.0.0 behind a proxy)."
+    )
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest request body of the other endpoints (413)."
+    )
+    auth: AuthSettings = AuthSettings()
+    ingest: IngestSettings = IngestSettings()
 
     bundle_dir: Path | None = Field(
         None, description="Artifact bundle folder; None means work_dir/bundle."
@@ -100,6 +165,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = FeatureSettings()
     tracking: TrackingSettings = TrackingSettings()
     serving: ServingSettings = ServingSettings()
+    store: StoreSettings = StoreSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -121,6 +187,13 @@ class Settings(BaseSettings):
         if self.tracking.tracking_uri:
             return self.tracking.tracking_uri
         return f"sqlite:///{(self.work_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def store_url(self) -> str:
+        """The event store in force: `store.url`, else SQLite under work_dir."""
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{(self.work_dir / 'ingest' / 'events.db').resolve()}"
 
 
 class _YamlSource(PydanticBaseSettingsSource):

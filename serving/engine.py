@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from features.settings import Settings
+from features.settings import ExperimentSettings, Settings
+from features.tags import load_rules
 from serving import matching, ranking
 from serving import schemas as s
 from serving.artifacts import Bundle, BundleError, Variant, load_bundle
 from serving.exposures import ExposureLog
+from serving.overlay import Overlay
 
 
 class ApiError(Exception):
@@ -54,7 +56,12 @@ def _text(v: Any) -> str | None:
 class Engine:
     """Loaded bundle + settings + exposure log; one method per endpoint."""
 
-    def __init__(self, settings: Settings, bundle: Bundle | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bundle: Bundle | None = None,
+        exposures: ExposureLog | None = None,
+    ) -> None:
         self.settings = settings
         self.serving = settings.serving
         self.bundle_dir = Path(self.serving.bundle_dir or settings.work_dir / "bundle")
@@ -65,10 +72,11 @@ class Engine:
                 self.bundle = load_bundle(self.bundle_dir)
             except (BundleError, FileNotFoundError, OSError, ValueError) as exc:
                 self.error = str(exc)
-        self.exposures = ExposureLog(
+        self.exposures = exposures or ExposureLog(
             self.serving.exposure_dir or settings.work_dir / "exposures",
             fsync=self.serving.fsync_exposures,
         )
+        self.overlay: Overlay | None = None
         self._item_cols: dict[str, list[Any]] = {}
         if self.bundle is not None:
             self._prepare()
@@ -81,6 +89,37 @@ class Engine:
             if c in b.items.columns:
                 self._item_cols[c] = b.items[c].tolist()
         self._cat_index = {str(c).lower(): i for i, c in enumerate(b.categories.tolist())}
+        cfg = load_rules(self.settings.features.tag_rules).get("constraints", {})
+        self.overlay = Overlay(
+            b, cfg.get("prefixes", ["allergy:", "avoid:"]), cfg.get("synonyms", {})
+        )
+
+    def add_live(self, links: list[dict[str, Any]], tags: list[dict[str, Any]]) -> None:
+        """Apply ingested identity links and leader notes to the loaded bundle at once."""
+        if self.overlay is not None:
+            self.overlay.add(links, tags)
+
+    def set_experiment(self, exp: ExperimentSettings) -> None:
+        """Route with these A/B settings from the next request on."""
+        self.serving = self.serving.model_copy(update={"experiment": exp})
+
+    def _unknown_forbidden(self, identifiers: list[str]) -> np.ndarray | None:
+        """Items forbidden to people the bundle does not know (from ingested notes), or None."""
+        if self.overlay is None or not self.overlay.key_forbidden:
+            return None
+        parts = [self.overlay.forbidden_for_key(i) for i in identifiers]
+        found = [p for p in parts if p is not None]
+        return np.unique(np.concatenate(found)) if found else None
+
+    def _without(
+        self, allowed: np.ndarray | None, forbidden: np.ndarray | None
+    ) -> np.ndarray | None:
+        """`allowed` with `forbidden` items switched off (None stays None when nothing is)."""
+        if forbidden is None or not len(forbidden):
+            return allowed
+        out = np.ones(self._b().n_items, bool) if allowed is None else allowed.copy()
+        out[forbidden] = False
+        return out
 
     @property
     def ready(self) -> bool:
@@ -185,6 +224,8 @@ class Engine:
         cats = self._categories(req.categories)
         cand, unknown = self._candidates(req.candidates)
         allowed = ranking.allowed_mask(b, cats, cand)
+        if user is None:
+            allowed = self._without(allowed, self._unknown_forbidden([req.user]))
         ctx_groups = None
         if req.group_id is not None:
             g = b.group_index.get(req.group_id)
@@ -228,6 +269,7 @@ class Engine:
             assert req.users is not None
             found = [ranking.resolve_user(b, u) for u in req.users]
             unknown_members = sum(x is None for x in found)
+            strangers = [u for u, x in zip(req.users, found, strict=True) if x is None]
             members = np.unique(np.asarray([x for x in found if x is not None], np.int64))
             unit = (
                 "members:"
@@ -237,6 +279,8 @@ class Engine:
         cats = self._categories(req.categories)
         cand, unknown = self._candidates(req.candidates)
         allowed = ranking.allowed_mask(b, cats, cand)
+        if req.group_id is None and unknown_members:
+            allowed = self._without(allowed, self._unknown_forbidden(strangers))
         r = ranking.rank_group(
             b,
             variant,
@@ -296,6 +340,8 @@ class Engine:
         uid = str(b.users[user]) if user is not None else None
         variant = self._variant(uid or f"item:{req.item_id}")
         allowed = ranking.allowed_mask(b, self._categories(req.categories))
+        if req.user and user is None:
+            allowed = self._without(allowed, self._unknown_forbidden([req.user]))
         r = ranking.similar_items(b, variant, item, req.k, user, allowed)
         items = self._items_out(r)
         self._log(
@@ -331,7 +377,17 @@ class Engine:
             seeds = np.asarray(idx, np.int64)
         user = ranking.resolve_user(b, req.user) if req.user else None
         variant = self._variant(str(b.users[user]) if user is not None else "bundles")
-        rows, source = matching.bundles(b, variant, req.k, req.segment_id, req.theme, seeds, user)
+        avoid = self._unknown_forbidden([req.user]) if req.user and user is None else None
+        rows, source = matching.bundles(
+            b,
+            variant,
+            req.k,
+            req.segment_id,
+            req.theme,
+            seeds,
+            user,
+            set(avoid.tolist()) if avoid is not None else None,
+        )
         return s.BundlesResponse(
             request_id=rid, source=source, bundles=[s.BundleOut(**r) for r in rows]
         )

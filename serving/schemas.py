@@ -191,6 +191,101 @@ class InfoRequest(_Request):
     model_config = ConfigDict(extra="forbid")
 
 
+class IngestEventsRequest(_Request):
+    """A batch of events (the columns of SCHEMA.md `events`); needs the admin token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(
+        ...,
+        description="Event objects: event_id, ts, event_type, id_type, id_value, item_id, "
+        "quantity, amount, order_id, group_id, live_id, text, channel, referrer. Each is "
+        "validated on its own; at most serving.ingest.max_batch (1000) per call (413 beyond).",
+        examples=[
+            [
+                {
+                    "event_id": "mp-000123",
+                    "ts": "2026-06-01T09:30:00+08:00",
+                    "event_type": "jielong",
+                    "id_type": "wecom",
+                    "id_value": "w12",
+                    "item_id": "fruit-1",
+                    "quantity": 2,
+                    "amount": 59.8,
+                    "order_id": "J-778",
+                    "group_id": "g1",
+                }
+            ]
+        ],
+    )
+
+
+class IngestLinksRequest(_Request):
+    """A batch of identity links (SCHEMA.md `identity_links`); needs the admin token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    links: list[Any] = Field(
+        ...,
+        description="Objects with id_type_a, id_value_a, id_type_b, id_value_b (ts, source).",
+        examples=[
+            [
+                {
+                    "id_type_a": "wecom",
+                    "id_value_a": "w12",
+                    "id_type_b": "openid",
+                    "id_value_b": "o-9",
+                }
+            ]
+        ],
+    )
+
+
+class IngestTagsRequest(_Request):
+    """A batch of leader notes (SCHEMA.md `manual_tags`); needs the admin token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Any] = Field(
+        ...,
+        description="Objects with id_type, id_value, tag (note, author, ts). `allergy:X` and "
+        "`avoid:X` hold for every endpoint as soon as the call returns.",
+        examples=[
+            [
+                {
+                    "id_type": "wecom",
+                    "id_value": "w12",
+                    "tag": "allergy:mango",
+                    "note": "孩子对芒果过敏",
+                }
+            ]
+        ],
+    )
+
+
+class ReloadRequest(_Request):
+    """Swap in a newly exported bundle; needs the admin token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bundle_dir: str | None = Field(
+        None,
+        max_length=1024,
+        description="Bundle folder to load; default the configured one (serving.bundle_dir).",
+    )
+
+
+class ExperimentRequest(_Request):
+    """Change the A/B routing (fields left out keep their value); needs the admin token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    name: Name | None = None
+    challenger_share: float | None = Field(None, ge=0.0, le=1.0)
+    salt: Name | None = None
+
+
 # -- responses ---------------------------------------------------------------------------------
 class ItemOut(BaseModel):
     """One ranked item."""
@@ -377,6 +472,47 @@ class InfoResponse(BaseModel):
     experiment: dict[str, Any] = Field(default_factory=dict)
     tables: list[str] = Field(default_factory=list)
     message: str | None = None
+    ingest: dict[str, Any] = Field(
+        default_factory=dict, description="Write queue and live-change figures of this worker."
+    )
+
+
+class RowResult(BaseModel):
+    """What happened to one row of an ingestion batch."""
+
+    index: int = Field(..., description="Position in the batch.")
+    id: str | None = Field(None, description="event_id, or the content key of a link / note.")
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = Field(None, description="Why it was rejected (or repeated).")
+
+
+class IngestResponse(BaseModel):
+    """Per-row answers of an ingestion call; every accepted row is on disk."""
+
+    request_id: str
+    table: str
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[RowResult]
+
+
+class ReloadResponse(BaseModel):
+    """The bundle now served and the one before."""
+
+    request_id: str
+    status: str
+    bundle: str | None = None
+    bundle_created_at: str | None = None
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    previous: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExperimentResponse(BaseModel):
+    """The A/B settings in force after the change."""
+
+    request_id: str
+    experiment: dict[str, Any]
 
 
 class ErrorResponse(BaseModel):

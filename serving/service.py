@@ -6,10 +6,16 @@ Request bodies are flat JSON objects typed by :mod:`serving.schemas`; the OpenAP
 liveness ``GET /livez``; ``POST /info`` tells the model versions served.
 Pydantic rejects malformed input with 400 and the field's location; unknown groups, items,
 categories and segments are 404 / 400 / 422 with ``{"error": "...", "field": "..."}``.
+
+Writes (token from ``LINLI_ADMIN_TOKEN``, see :mod:`serving.guard`): ``/ingest/events``,
+``/ingest/identity_links``, ``/ingest/manual_tags`` (answers per row, each accepted row is
+committed first; a full queue is 503 + Retry-After), ``/admin/reload`` (swap in a new
+bundle), ``/admin/experiment`` (A/B routing). Binds to ``serving.host`` (loopback).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -18,9 +24,14 @@ from typing import Any, TypeVar
 
 import bentoml
 
+from features.event_store import StoreError
 from features.settings import load_settings
+from serving import ingest
 from serving import schemas as s
+from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
+from serving.guard import Guard
+from serving.runtime import Busy, Runtime
 
 log = logging.getLogger("linli.serving")
 T = TypeVar("T")
@@ -39,6 +50,14 @@ def _access_log() -> bool:
     return os.environ.get("LINLI_SERVING_ACCESS_LOG", "1") != "0"
 
 
+def _host() -> str:
+    """Bind address: `serving.host` of the settings (loopback unless configured)."""
+    try:
+        return str(load_settings().serving.host)
+    except (ValueError, OSError):
+        return "127.0.0.1"
+
+
 def _metrics() -> bool:
     """Prometheus /metrics on unless LINLI_SERVING_METRICS=0."""
     return os.environ.get("LINLI_SERVING_METRICS", "1") != "0"
@@ -51,6 +70,14 @@ def _call(ctx: bentoml.Context, fn: Callable[[Any], T], req: Any) -> T | s.Error
     except ApiError as exc:
         ctx.response.status_code = exc.status
         return exc.body()
+
+
+def _refuse(ctx: bentoml.Context, status: int, error: str, retry_after: int | None = None) -> Any:
+    """An error answer (with Retry-After when the caller should come back)."""
+    ctx.response.status_code = status
+    if retry_after is not None:
+        ctx.response.headers["Retry-After"] = str(retry_after)
+    return s.ErrorResponse(error=error)
 
 
 class JsonOnly:
@@ -92,6 +119,7 @@ class JsonOnly:
 @bentoml.service(
     name="linli",
     workers=_workers(),
+    http={"host": _host()},
     traffic={"timeout": 30},
     metrics={"enabled": _metrics()},
     logging={"access": {"enabled": _access_log(), "skip_paths": ["/readyz", "/livez", "/metrics"]}},
@@ -104,12 +132,102 @@ class Linli:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1)  # one BLAS thread per worker, whatever the environment said
-        self.engine = Engine(load_settings())
-        if self.engine.error:
-            log.error("no bundle loaded: %s", self.engine.error)
+        self.settings = load_settings()
+        self.rt = Runtime(self.settings)
+        if self.rt.engine.error:
+            log.error("no bundle loaded: %s", self.rt.engine.error)
 
     def __is_ready__(self) -> bool:
-        return self.engine.ready
+        return self.rt.engine.ready
+
+    @bentoml.on_shutdown
+    def _close(self) -> None:
+        """Write what is queued, then close the store (a graceful stop loses nothing)."""
+        self.rt.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine in service, after applying the store's new live changes."""
+        return self.rt.sync()
+
+    async def _ingest(self, ctx: bentoml.Context, table: str, rows: list[Any], rid: Any) -> Any:
+        """Queue a batch, wait for its commit, apply live changes, answer per row."""
+        limit = self.settings.serving.ingest.max_batch
+        if len(rows) > limit:
+            return _refuse(ctx, 413, f"batch of {len(rows)} rows: at most {limit} per call")
+        if self.rt.queue is None:
+            return _refuse(ctx, 503, "event store unavailable", 30)
+        try:
+            answers = await asyncio.wrap_future(self.rt.queue.submit(table, rows))
+        except Busy as exc:
+            return _refuse(ctx, 503, str(exc), exc.retry_after)
+        except StoreError:
+            return _refuse(ctx, 503, "event store write failed; nothing was stored", 5)
+        self.rt.sync()  # a new allergy or link holds before this answer leaves
+        c = ingest.counts(answers)
+        return s.IngestResponse(
+            request_id=str(rid or os.urandom(8).hex()),
+            table=table,
+            accepted=c["accepted"],
+            duplicates=c["duplicate"],
+            rejected=c["rejected"],
+            results=[
+                s.RowResult(index=a.index, id=a.id, status=a.status, reason=a.reason)
+                for a in answers
+            ],
+        )
+
+    @bentoml.api(route="/ingest/events", input_spec=s.IngestEventsRequest)
+    async def ingest_events(self, ctx: bentoml.Context, **kw: Any) -> s.IngestResponse:
+        """Store a batch of events: per event accepted, duplicate or rejected with the reason."""
+        return await self._ingest(ctx, "events", kw["events"], kw.get("request_id"))  # type: ignore[no-any-return]
+
+    @bentoml.api(route="/ingest/identity_links", input_spec=s.IngestLinksRequest)
+    async def ingest_links(self, ctx: bentoml.Context, **kw: Any) -> s.IngestResponse:
+        """Store identity links; they join identifiers for hard constraints at once."""
+        return await self._ingest(ctx, "identity_links", kw["links"], kw.get("request_id"))  # type: ignore[no-any-return]
+
+    @bentoml.api(route="/ingest/manual_tags", input_spec=s.IngestTagsRequest)
+    async def ingest_tags(self, ctx: bentoml.Context, **kw: Any) -> s.IngestResponse:
+        """Store leader notes; a new allergy:/avoid: tag holds for every endpoint at once."""
+        return await self._ingest(ctx, "manual_tags", kw["tags"], kw.get("request_id"))  # type: ignore[no-any-return]
+
+    @bentoml.api(route="/admin/reload", input_spec=s.ReloadRequest)
+    async def reload(self, ctx: bentoml.Context, **kw: Any) -> s.ReloadResponse:
+        """Load a newly exported bundle and swap it in; requests in flight finish on the old one."""
+        before = self.rt.engine.info()
+        try:
+            loaded = await asyncio.to_thread(self.rt.load, kw.get("bundle_dir"))
+        except Exception as exc:  # a bad bundle leaves the old one serving
+            log.warning("reload refused: %s", exc)
+            msg = str(exc) if isinstance(exc, BundleError | OSError) else type(exc).__name__
+            return _refuse(ctx, 422, f"bundle_dir: cannot load the bundle: {msg}")  # type: ignore[no-any-return]
+        self.rt.swap(loaded)
+        await asyncio.to_thread(self.rt.record_reload, kw.get("bundle_dir"))
+        now = self.rt.engine.info()
+        return s.ReloadResponse(
+            request_id=str(kw.get("request_id") or os.urandom(8).hex()),
+            status="reloaded",
+            bundle=now.bundle,
+            bundle_created_at=now.bundle_created_at,
+            variants=now.variants,
+            previous={
+                "bundle": before.bundle,
+                "bundle_created_at": before.bundle_created_at,
+                "variants": before.variants,
+            },
+        )
+
+    @bentoml.api(route="/admin/experiment", input_spec=s.ExperimentRequest)
+    async def experiment(self, ctx: bentoml.Context, **kw: Any) -> s.ExperimentResponse:
+        """Change the champion / challenger routing on every worker."""
+        update = {k: v for k, v in kw.items() if k != "request_id" and v is not None}
+        exp = self.rt.experiment_with(update)
+        await asyncio.to_thread(self.rt.record_experiment, exp)
+        self.rt.set_experiment(exp)
+        return s.ExperimentResponse(
+            request_id=str(kw.get("request_id") or os.urandom(8).hex()), experiment=exp.model_dump()
+        )
 
     @bentoml.api(route="/rank/user", input_spec=s.RankUserRequest)
     async def rank_user(self, ctx: bentoml.Context, **kw: Any) -> s.RankUserResponse:
@@ -169,7 +287,10 @@ class Linli:
     @bentoml.api(route="/info", input_spec=s.InfoRequest)
     async def info(self, **kw: Any) -> s.InfoResponse:
         """Health, readiness and model info (registered name, version, alias, trained-at, digest)."""
-        return self.engine.info()
+        out = self.engine.info()
+        out.ingest = self.rt.status()
+        return out
 
 
+Linli.add_asgi_middleware(Guard)  # type: ignore[attr-defined]  # outer: tokens and size first
 Linli.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]

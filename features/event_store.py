@@ -1,0 +1,441 @@
+"""The durable store of ingested rows: events, identity links, leader notes and control records.
+
+Two back-ends behind one interface, chosen by URL (``settings.store_url``):
+
+- ``sqlite:///PATH`` (the embedded default, ``WORK/ingest/events.db``): WAL journal with
+  ``synchronous=FULL``, so a committed transaction survives a killed process and a power cut;
+- ``postgresql://...``: a real PostgreSQL server through psycopg (``synchronous_commit`` on).
+
+Tables (the same in both):
+
+- ``events``: ``seq`` (arrival order), ``event_id`` UNIQUE, the SCHEMA.md event columns as the
+  text the caller sent (already validated), ``extra`` (JSON of the caller's other fields),
+  ``received_at``. Writing is idempotent on ``event_id``: a repeat is ignored, never doubled.
+- ``changes``: ``seq``, ``kind`` (``identity_links``, ``manual_tags`` or ``control``), ``key``
+  UNIQUE (a hash of the row's content, so a resent row is a duplicate), ``payload`` (JSON),
+  ``received_at``. Every server worker replays new ``changes`` rows before it answers, which
+  is how a new allergy or identity link reaches all workers at once.
+
+:meth:`EventStore.write` returns only after ``COMMIT``: a row it reports as stored is on disk.
+The feature job reads the store with :func:`read_store_tables` (strings, like a CSV file) and
+validates it together with the data directory's files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.schema import EVENTS, TABLES, Col
+
+EVENT_COLUMNS: tuple[str, ...] = EVENTS.column_names
+EXTRA = "extra"
+RECEIVED_AT = "received_at"
+CHANGE_KINDS: tuple[str, ...] = ("identity_links", "manual_tags", "control")
+CONTROL = "control"
+_CHUNK = 500
+
+Row = dict[str, str | None]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened, read or written (the message names it, without secrets)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the ``changes`` table."""
+
+    seq: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for logs and summaries)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _first_seen(keys: Sequence[str], existing: set[str]) -> list[bool]:
+    """Per key: new to the store and first of its kind in this batch."""
+    seen = set(existing)
+    out = []
+    for k in keys:
+        out.append(k not in seen)
+        seen.add(k)
+    return out
+
+
+class EventStore(ABC):
+    """Durable, idempotent storage of ingested rows (see the module docstring)."""
+
+    url: str
+
+    @abstractmethod
+    def write(
+        self, events: Sequence[Row], changes: Sequence[tuple[str, str, dict[str, Any]]] = ()
+    ) -> tuple[list[bool], list[bool]]:
+        """Store events and (kind, key, payload) changes in one committed transaction.
+
+        Returns, per event and per change, True when it was stored now and False when the
+        same event_id / key was already there (or earlier in this call).
+        """
+
+    @abstractmethod
+    def version(self) -> int:
+        """The highest ``changes`` seq (0 when empty): cheap, called before every answer."""
+
+    @abstractmethod
+    def changes_since(self, seq: int) -> list[Change]:
+        """Changes with a seq above `seq`, in seq order."""
+
+    @abstractmethod
+    def count_events(self) -> int:
+        """How many events are stored."""
+
+    @abstractmethod
+    def event_ids(self) -> list[str]:
+        """Every stored event_id, in arrival order (tests and audits)."""
+
+    @abstractmethod
+    def _fetch(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a read query with `?` placeholders; returns column names and rows."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def events_frame(self) -> pd.DataFrame:
+        """Every stored event as strings in SCHEMA column order (what a CSV file would give)."""
+        cols = ", ".join(_q(c) for c in EVENT_COLUMNS)
+        _, rows = self._fetch(f"SELECT {cols} FROM events ORDER BY seq")
+        return pd.DataFrame(rows, columns=list(EVENT_COLUMNS), dtype="string")
+
+    def table_frame(self, kind: str) -> pd.DataFrame:
+        """Stored identity_links or manual_tags rows as strings in SCHEMA column order."""
+        spec = TABLES[kind]
+        _, rows = self._fetch("SELECT payload FROM changes WHERE kind = ? ORDER BY seq", (kind,))
+        records = [json.loads(r[0]) for r in rows]
+        return pd.DataFrame(
+            [[rec.get(c) for c in spec.column_names] for rec in records],
+            columns=list(spec.column_names),
+            dtype="string",
+        )
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+def _sqlite_schema() -> list[str]:
+    ev = ", ".join(
+        f"{_q(c)} TEXT NOT NULL" if c in EVENTS.required_columns else f"{_q(c)} TEXT"
+        for c in EVENT_COLUMNS
+        if c != Col.EVENT_ID
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, "
+        f"event_id TEXT NOT NULL UNIQUE, {ev}, {EXTRA} TEXT, {RECEIVED_AT} TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
+        "key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL, received_at TEXT NOT NULL)",
+    ]
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` URL (four slashes for an absolute path)."""
+    if not url.startswith("sqlite:///"):
+        raise StoreError(f"not a sqlite URL: {url}")
+    return Path(url[len("sqlite:///") :])
+
+
+class SqliteStore(EventStore):
+    """WAL + synchronous=FULL SQLite file; one write connection, one read connection."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = self._connect()
+            for stmt in _sqlite_schema():
+                self._w.execute(stmt)
+            self._r = self._connect()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open event store {self.path}: {exc}") from exc
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        cols = [Col.EVENT_ID, *[c for c in EVENT_COLUMNS if c != Col.EVENT_ID], EXTRA, RECEIVED_AT]
+        self._event_cols = cols
+        self._insert_event = (
+            f"INSERT OR IGNORE INTO events ({', '.join(_q(c) for c in cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))})"
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA busy_timeout=30000")
+        return con
+
+    def _existing(self, table: str, col: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for part in _chunks(list(dict.fromkeys(keys))):
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT {col} FROM {table} WHERE {col} IN ({marks})"
+            found.update(r[0] for r in self._w.execute(sql, tuple(part)))
+        return found
+
+    def write(
+        self, events: Sequence[Row], changes: Sequence[tuple[str, str, dict[str, Any]]] = ()
+    ) -> tuple[list[bool], list[bool]]:
+        """Store events and changes in one committed transaction (see :class:`EventStore`)."""
+        now = _now()
+        ev_keys = [str(e[Col.EVENT_ID]) for e in events]
+        ch_keys = [k for _, k, _ in changes]
+        with self._wlock:
+            try:
+                self._w.execute("BEGIN IMMEDIATE")
+                try:
+                    ev_new = _first_seen(ev_keys, self._existing("events", "event_id", ev_keys))
+                    ch_new = _first_seen(ch_keys, self._existing("changes", "key", ch_keys))
+                    self._w.executemany(
+                        self._insert_event,
+                        [
+                            tuple(e.get(c) for c in self._event_cols[:-1]) + (now,)
+                            for e, new in zip(events, ev_new, strict=True)
+                            if new
+                        ],
+                    )
+                    self._w.executemany(
+                        "INSERT OR IGNORE INTO changes (kind, key, payload, received_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [
+                            (kind, key, json.dumps(payload, ensure_ascii=False), now)
+                            for (kind, key, payload), new in zip(changes, ch_new, strict=True)
+                            if new
+                        ],
+                    )
+                    self._w.execute("COMMIT")
+                except BaseException:
+                    if self._w.in_transaction:
+                        self._w.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"event store {self.path}: write failed: {exc}") from exc
+        return ev_new, ch_new
+
+    def _fetch(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self._rlock:
+            try:
+                cur = self._r.execute(sql, tuple(params))
+                rows = cur.fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"event store {self.path}: read failed: {exc}") from exc
+        return [d[0] for d in cur.description or ()], rows
+
+    def version(self) -> int:
+        """The highest changes seq (0 when empty)."""
+        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM changes")[1][0][0])
+
+    def changes_since(self, seq: int) -> list[Change]:
+        """Changes above `seq`, in order."""
+        _, rows = self._fetch(
+            "SELECT seq, kind, key, payload FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        return [Change(int(s), k, key, json.loads(p)) for s, k, key, p in rows]
+
+    def count_events(self) -> int:
+        """How many events are stored."""
+        return int(self._fetch("SELECT count(*) FROM events")[1][0][0])
+
+    def event_ids(self) -> list[str]:
+        """Every stored event_id in arrival order."""
+        return [r[0] for r in self._fetch("SELECT event_id FROM events ORDER BY seq")[1]]
+
+    def close(self) -> None:
+        """Close both connections."""
+        with self._wlock, self._rlock:
+            self._w.close()
+            self._r.close()
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+class PostgresStore(EventStore):
+    """The same tables on a PostgreSQL server (psycopg 3); commits are durable on return."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise StoreError(
+                "a postgresql:// store needs psycopg: pip install 'psycopg[binary]'"
+            ) from exc
+        self.url = url
+        self._psycopg = psycopg
+        try:
+            self._w = psycopg.connect(url, autocommit=False)
+            self._r = psycopg.connect(url, autocommit=True)
+            ev = ", ".join(
+                f"{_q(c)} TEXT NOT NULL" if c in EVENTS.required_columns else f"{_q(c)} TEXT"
+                for c in EVENT_COLUMNS
+                if c != Col.EVENT_ID
+            )
+            with self._w.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(7316001)")  # one creator at a time
+                cur.execute(
+                    f"CREATE TABLE IF NOT EXISTS events (seq BIGSERIAL PRIMARY KEY, "
+                    f"event_id TEXT NOT NULL UNIQUE, {ev}, {EXTRA} TEXT, "
+                    f"{RECEIVED_AT} TIMESTAMPTZ NOT NULL)"
+                )
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS changes (seq BIGSERIAL PRIMARY KEY, "
+                    "kind TEXT NOT NULL, key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL, "
+                    "received_at TIMESTAMPTZ NOT NULL)"
+                )
+            self._w.commit()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open event store {redact(url)}: {exc}") from exc
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        cols = [Col.EVENT_ID, *[c for c in EVENT_COLUMNS if c != Col.EVENT_ID], EXTRA]
+        self._event_cols = cols
+        arrays = ", ".join("%s::text[]" for _ in cols)
+        self._insert_events = (
+            f"INSERT INTO events ({', '.join(_q(c) for c in cols)}, {RECEIVED_AT}) "
+            f"SELECT u.*, now() FROM unnest({arrays}) AS u "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
+
+    def write(
+        self, events: Sequence[Row], changes: Sequence[tuple[str, str, dict[str, Any]]] = ()
+    ) -> tuple[list[bool], list[bool]]:
+        """Store events and changes in one committed transaction (see :class:`EventStore`)."""
+        ev_keys = [str(e[Col.EVENT_ID]) for e in events]
+        ch_keys = [k for _, k, _ in changes]
+        with self._wlock:
+            try:
+                with self._w.cursor() as cur:
+                    stored: set[str] = set()
+                    if events:
+                        cols = [[e.get(c) for e in events] for c in self._event_cols]
+                        cur.execute(self._insert_events, cols)
+                        stored = {r[0] for r in cur.fetchall()}
+                    ch_stored: set[str] = set()
+                    if changes:
+                        # changes are few; one writer at a time keeps their seq in commit order
+                        cur.execute("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
+                        for kind, key, payload in changes:
+                            cur.execute(
+                                "INSERT INTO changes (kind, key, payload, received_at) "
+                                "VALUES (%s, %s, %s, now()) ON CONFLICT (key) DO NOTHING "
+                                "RETURNING key",
+                                (kind, key, json.dumps(payload, ensure_ascii=False)),
+                            )
+                            ch_stored.update(r[0] for r in cur.fetchall())
+                self._w.commit()
+            except self._psycopg.Error as exc:
+                self._w.rollback()
+                raise StoreError(f"event store {redact(self.url)}: write failed: {exc}") from exc
+        ev_new = _first_seen(ev_keys, set(ev_keys) - stored)
+        ch_new = _first_seen(ch_keys, set(ch_keys) - ch_stored)
+        return ev_new, ch_new
+
+    def _fetch(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self._rlock:
+            try:
+                with self._r.cursor() as cur:
+                    cur.execute(sql.replace("?", "%s"), tuple(params))  # type: ignore[arg-type]
+                    rows = cur.fetchall()
+                    names = [d.name for d in cur.description or ()]
+            except self._psycopg.Error as exc:
+                raise StoreError(f"event store {redact(self.url)}: read failed: {exc}") from exc
+        return names, rows
+
+    def version(self) -> int:
+        """The highest changes seq (0 when empty)."""
+        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM changes")[1][0][0])
+
+    def changes_since(self, seq: int) -> list[Change]:
+        """Changes above `seq`, in order."""
+        _, rows = self._fetch(
+            "SELECT seq, kind, key, payload FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        return [Change(int(s), k, key, json.loads(p)) for s, k, key, p in rows]
+
+    def count_events(self) -> int:
+        """How many events are stored."""
+        return int(self._fetch("SELECT count(*) FROM events")[1][0][0])
+
+    def event_ids(self) -> list[str]:
+        """Every stored event_id in arrival order."""
+        return [r[0] for r in self._fetch("SELECT event_id FROM events ORDER BY seq")[1]]
+
+    def close(self) -> None:
+        """Close both connections."""
+        with self._wlock, self._rlock:
+            self._w.close()
+            self._r.close()
+
+
+# -- opening and reading -----------------------------------------------------------------------
+def open_store(url: str) -> EventStore:
+    """Open (creating if needed) the store at `url`: ``sqlite:///PATH`` or ``postgresql://...``."""
+    if url.startswith("sqlite:///"):
+        return SqliteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    raise StoreError(f"unsupported event store URL {redact(url)} (sqlite:/// or postgresql://)")
+
+
+def store_exists(url: str) -> bool:
+    """Whether there is a store to read: the SQLite file exists, or any PostgreSQL URL."""
+    if url.startswith("sqlite:///"):
+        return sqlite_path(url).is_file()
+    return True
+
+
+def read_store_tables(url: str) -> dict[str, pd.DataFrame]:
+    """The store's events, identity_links and manual_tags as string tables (empty ones left out)."""
+    if not store_exists(url):
+        return {}
+    with open_store(url) as store:
+        tables = {
+            "events": store.events_frame(),
+            "identity_links": store.table_frame("identity_links"),
+            "manual_tags": store.table_frame("manual_tags"),
+        }
+    return {k: v for k, v in tables.items() if len(v)}
