@@ -33,7 +33,7 @@ def model_class(kind: str) -> type[Recommender]:
 
 def build_model(kind: str, **params: object) -> Recommender:
     """A new, unfitted model of `kind` with its config built from `params`."""
-    return model_class(kind)(**params)
+    return model_class(kind)(None, **params)
 
 
 __all__ = ["REGISTRY", "ModelConfig", "Recommender", "build_model", "model_class", "top_k"]

@@ -1,0 +1,204 @@
+"""Repeat-aware blend: the user's own items (frequency x recency) mixed with what others buy.
+
+    score = w * repeat / max(repeat) + (1 - w) * ((1 - v) * popularity + v * base)
+
+per user, where `repeat` = count * 0.5 ** (days since last purchase / half-life) (0 for
+never-bought items), `base` is any registered model's score and both `popularity` and
+`base` are min-max scaled to [0, 1] per user. Own items get both parts, new items only the
+second. The repeat weight w, the base share v and the half-life are learned at fit time:
+each user's last basket is held out of the training interactions, the base model is fitted
+on the rest, and the (half-life, w, v) with the best Recall@k on the held-out baskets wins;
+then the base model is refitted on everything (skipped when v = 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from features.matrix import Interactions, hold_out_last_baskets
+from training.models._common import (
+    SIGNAL_HELP,
+    Signal,
+    batches,
+    max_scale_rows,
+    minmax_rows,
+    popularity,
+)
+from training.models.base import ModelConfig, Recommender, top_k
+from training.models.repeat import repeat_scores
+
+_TUNE_BATCH = 512
+
+
+def _default_weights() -> tuple[float, ...]:
+    return tuple(round(float(x), 2) for x in np.linspace(0.0, 1.0, 21))
+
+
+class BlendConfig(ModelConfig):
+    """Repeat + popularity + base-model blend whose mix is tuned on held-out last baskets."""
+
+    kind: Literal["blend"] = "blend"
+    base: str = Field(
+        "itemknn",
+        description="registered model kind scoring items for the collaborative part (not blend)",
+    )
+    base_params: dict[str, Any] = Field(
+        default_factory=dict, description="config fields of the base model"
+    )
+    popularity_signal: Signal = Field(
+        "purchases", description=SIGNAL_HELP + " for the popularity part"
+    )
+    weights: tuple[float, ...] = Field(
+        default_factory=_default_weights,
+        description="grid of repeat weights w searched at fit time",
+    )
+    base_shares: tuple[float, ...] = Field(
+        (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0),
+        description="grid of v, the base model's share of the non-repeat part "
+        "(the rest is global popularity)",
+    )
+    half_lives: tuple[float | None, ...] = Field(
+        (None, 3.0, 7.0, 14.0, 30.0, 90.0),
+        description="grid of repeat half-lives in days searched at fit time (None = no recency)",
+    )
+    count_power: float = Field(1.0, ge=0.0, description="exponent on the repeat purchase count")
+    weight: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="fixed w: when set, no search; base_share and half_life_days are used as given",
+    )
+    base_share: float = Field(0.5, ge=0.0, le=1.0, description="fixed v, used with `weight`")
+    half_life_days: float | None = Field(
+        None, gt=0.0, description="fixed half-life, used with `weight` (None = no recency)"
+    )
+    tune_k: int = Field(10, ge=1, description="k of the Recall@k the search maximises")
+    tune_users: int = Field(4000, ge=1, description="held-out users sampled for the search (speed)")
+    seed: int = Field(0, description="seed of the user sample; passed on to the base model")
+
+
+class RepeatBlend(Recommender):
+    """w * repeat + (1 - w) * ((1 - v) * popularity + v * base), with w, v and half-life learned."""
+
+    config_class = BlendConfig
+    config: BlendConfig
+
+    def _base(self) -> Recommender:
+        from training.models import build_model, model_class
+
+        c = self.config
+        if c.base == "blend":
+            raise ValueError("a blend cannot blend itself")
+        params = dict(c.base_params)
+        if "seed" in model_class(c.base).config_class.model_fields:
+            params.setdefault("seed", c.seed)
+        return build_model(c.base, **params)
+
+    def _fit(self, data: Interactions) -> None:
+        c = self.config
+        self.tuning: list[dict[str, float | None]] = []
+        if c.weight is not None:
+            self.weight_, self.base_share_, self.half_life_ = (
+                c.weight,
+                c.base_share,
+                c.half_life_days,
+            )
+        else:
+            self.weight_, self.base_share_, self.half_life_ = self._tune(data)
+        self.base_model = self._base().fit(data) if self.base_share_ > 0 else None
+        self.popularity = minmax_rows(popularity(data, c.popularity_signal)[None, :])[0]
+        self.counts = sp.csr_matrix(data.purchases, dtype=np.float32)
+        self.ages = sp.csr_matrix(data.last_purchase_age, dtype=np.float32)
+
+    def _tune(self, data: Interactions) -> tuple[float, float, float | None]:
+        c = self.config
+        fallback = (0.5, c.base_share, c.half_lives[0] if c.half_lives else c.half_life_days)
+        if data.baskets is None or not (c.weights and c.half_lives and c.base_shares):
+            return fallback
+        train, truth = hold_out_last_baskets(data)
+        users = np.flatnonzero(np.diff(truth.indptr) > 0)
+        if len(users) == 0:
+            return fallback
+        rng = np.random.default_rng(c.seed)
+        if len(users) > c.tune_users:
+            users = np.sort(rng.choice(users, size=c.tune_users, replace=False))
+        base = self._base().fit(train) if any(v > 0 for v in c.base_shares) else None
+        pop = minmax_rows(popularity(train, c.popularity_signal)[None, :])
+        grid = [(h, w, v) for h in c.half_lives for w in c.weights for v in c.base_shares]
+        hits = np.zeros(len(grid))
+        for sl in batches(len(users), _TUNE_BATCH):
+            u = users[sl]
+            counts, ages = train.purchases[u], train.last_purchase_age[u]
+            collab = minmax_rows(base.score(u)) if base is not None else np.zeros((len(u), 1))
+            reps = [
+                max_scale_rows(repeat_scores(counts, ages, h, c.count_power)) for h in c.half_lives
+            ]
+            t = truth[u]
+            dense_truth = np.asarray(t.todense()) > 0
+            sizes = np.maximum(np.diff(t.indptr), 1)
+            rows = np.arange(len(u))[:, None]
+            for v_i, v in enumerate(c.base_shares):
+                other = (1 - v) * pop + v * collab if v > 0 else np.repeat(pop, len(u), axis=0)
+                cand, other_c = _candidates(other.astype(np.float32), counts, c.tune_k)
+                valid = cand >= 0
+                safe = np.where(valid, cand, 0)
+                hit = dense_truth[rows, safe] & valid
+                for h_i, rep in enumerate(reps):
+                    rep_c = rep[rows, safe]
+                    for w_i, w in enumerate(c.weights):
+                        s = np.where(
+                            valid, np.float32(w) * rep_c + np.float32(1 - w) * other_c, -np.inf
+                        )
+                        top = top_k(s, c.tune_k)[0]
+                        got = np.take_along_axis(hit, np.maximum(top, 0), axis=1) & (top >= 0)
+                        g = (h_i * len(c.weights) + w_i) * len(c.base_shares) + v_i
+                        hits[g] += float((got.sum(axis=1) / sizes).sum())
+        recall = hits / len(users)
+        self.tuning = [
+            {"half_life_days": h, "weight": w, "base_share": v, "recall": float(r)}
+            for (h, w, v), r in zip(grid, recall, strict=True)
+        ]
+        h, w, v = grid[int(np.argmax(recall))]  # first of equals, in grid order
+        return float(w), float(v), h
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        w, v = np.float32(self.weight_), np.float32(self.base_share_)
+        counts, ages = self.counts[users], self.ages[users]
+        rep = max_scale_rows(repeat_scores(counts, ages, self.half_life_, self.config.count_power))
+        other = np.repeat(((1 - v) * self.popularity)[None, :], len(users), axis=0)
+        if self.base_model is not None:
+            other += v * minmax_rows(self.base_model.score(users))
+        return w * rep + (1 - w) * other
+
+    def user_vectors(self) -> np.ndarray | None:
+        """The base model's user vectors (None when the base was not needed)."""
+        return self.base_model.user_vectors() if self.base_model is not None else None
+
+    def item_vectors(self) -> np.ndarray | None:
+        """The base model's item vectors (None when the base was not needed)."""
+        return self.base_model.item_vectors() if self.base_model is not None else None
+
+
+def _candidates(other: np.ndarray, counts: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the user's bought items plus the top-k others by `other` (-1 padded), and `other` there.
+
+    Never-bought items score (1 - w) * other whatever w is, so a blend's top-k always lies
+    in this set: the search scores a few dozen candidates instead of the whole catalogue.
+    """
+    counts = sp.csr_matrix(counts)
+    n = other.shape[0]
+    per_row = np.diff(counts.indptr)
+    width = int(per_row.max(initial=0))
+    bought = np.full((n, width), -1, dtype=np.int64)
+    masked = other.copy()
+    if counts.nnz:
+        rows = np.repeat(np.arange(n), per_row)
+        bought[rows, np.arange(counts.nnz) - counts.indptr[rows]] = counts.indices
+        masked[rows, counts.indices] = -np.inf
+    cand = np.hstack([bought, top_k(masked, k)[0]])
+    vals = np.take_along_axis(other, np.maximum(cand, 0), axis=1)
+    return cand, np.where(cand >= 0, vals, 0.0).astype(np.float32)
