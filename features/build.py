@@ -28,6 +28,8 @@ from features.identity import Identity, id_keys, resolve, sightings, split_key
 from features.load import DataDir, load_data_dir
 from features.matrix import (
     IdMap,
+    Interactions,
+    attach_groups,
     baskets,
     build_interactions,
     item_feature_matrix,
@@ -214,7 +216,7 @@ def build_store(
     return FeatureStore(events, identity, items, users, tags, constraints, bask, tables, summary)
 
 
-def build_matrices(fs: FeatureStore, settings: Settings) -> Any:
+def build_matrices(fs: FeatureStore, settings: Settings) -> Interactions:
     """The user-item matrices and side features of a feature store."""
     users = IdMap.from_values(fs.identity.table[Col.USER_ID])
     items = IdMap.from_values(fs.items[Col.ITEM_ID])
@@ -223,6 +225,9 @@ def build_matrices(fs: FeatureStore, settings: Settings) -> Any:
     )
     inter.item_features, inter.item_feature_names = item_feature_matrix(items, fs.items)
     inter.user_features, inter.user_feature_names = user_feature_matrix(users, fs.tags)
+    members = fs.tables.get("group_members")
+    if members is not None:
+        inter = attach_groups(inter, members)
     return inter
 
 
