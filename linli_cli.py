@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forecast": ("training.forecast", "weekly item / category demand forecast"),
     "hosts": ("training.hosts", "rank live-stream hosts for every group and segment"),
     "koc": ("training.koc", "rank group members by influence (KOC scores)"),
+    "ab": ("experiments.ab", "offline A/B: champion vs challenger on one holdout, bootstrap CIs"),
+    "online-ab": ("experiments.online_ab", "online A/B from the exposure log and later events"),
+    "retrain": ("training.retrain", "retrain on new data; promote only a challenger that wins"),
+    "report": ("experiments.report", "the BI report: one self-contained HTML page with plots"),
+    "simulate": ("experiments.simulate", "campaign simulation: targeted live vs broadcast"),
 }
 
 
