@@ -221,6 +221,18 @@ def keyword_hits(texts: pd.Series, keywords: dict[str, list[str]]) -> pd.DataFra
     return rows.merge(per_text, on="code")[["row", "interest", "kw"]]
 
 
+def _join_words(words: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`、`-joined keywords per key, column-wise (no per-group Python)."""
+    wide = words.assign(_r=words.groupby(keys).cumcount()).pivot(
+        index=keys, columns="_r", values="kw"
+    )
+    joined = wide[0].astype("string")
+    for c in wide.columns[1:]:
+        nxt = wide[c].astype("string")
+        joined = joined.where(nxt.isna(), joined + "、" + nxt)
+    return joined.rename("words").reset_index()
+
+
 def interest_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     """Interests from what users searched, commented and wrote in chat."""
     cfg = rules["interests"]
@@ -232,7 +244,7 @@ def interest_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     keys = [Col.USER_ID, "interest"]
     agg = hits.groupby(keys).size().rename("n").reset_index()
     words = hits.drop_duplicates([*keys, "kw"]).groupby(keys).head(5)
-    agg = agg.merge(words.groupby(keys)["kw"].agg("、".join).rename("words").reset_index(), on=keys)
+    agg = agg.merge(_join_words(words, keys), on=keys)
     agg = agg[agg["n"] >= cfg["min_mentions"]]
     return _rows(
         agg[Col.USER_ID],
