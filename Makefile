@@ -22,7 +22,7 @@ demo: $(STAMP)
 	bash experiments/demo.sh $(WORK)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
