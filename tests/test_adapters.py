@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,10 @@ from features.adapters import DATASETS, adapter, groceries, instacart, main, taf
 from features.adapters.common import ANCHOR, write_tables
 from features.schema import CHINA_TZ, TABLES, Col, EventType
 
-REAL = Path("/work/shared/datasets")
+# ../shared/datasets beside the repository (as CI lays it out); LINLI_DATASETS overrides
+REAL = Path(
+    os.environ.get("LINLI_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets")
+)
 ENUM = set(TABLES["events"].column(Col.EVENT_TYPE).enum or ())
 
 
