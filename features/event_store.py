@@ -94,6 +94,11 @@ class EventStore(ABC):
     """Durable, idempotent storage of ingested rows (see the module docstring)."""
 
     url: str
+    # a writer and a reader connection, each behind its own lock (set by each backend)
+    _w: Any
+    _r: Any
+    _wlock: threading.Lock
+    _rlock: threading.Lock
 
     @abstractmethod
     def write(
@@ -106,30 +111,35 @@ class EventStore(ABC):
         """
 
     @abstractmethod
-    def version(self) -> int:
-        """The highest ``changes`` seq (0 when empty): cheap, called before every answer."""
-
-    @abstractmethod
-    def changes_since(self, seq: int) -> list[Change]:
-        """Changes with a seq above `seq`, in seq order."""
-
-    @abstractmethod
-    def count_events(self) -> int:
-        """How many events are stored."""
-
-    @abstractmethod
-    def event_ids(self) -> list[str]:
-        """Every stored event_id, in arrival order (tests and audits)."""
-
-    @abstractmethod
     def _fetch(
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a read query with `?` placeholders; returns column names and rows."""
 
-    @abstractmethod
+    def version(self) -> int:
+        """The highest ``changes`` seq (0 when empty): cheap, called before every answer."""
+        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM changes")[1][0][0])
+
+    def changes_since(self, seq: int) -> list[Change]:
+        """Changes with a seq above `seq`, in seq order."""
+        _, rows = self._fetch(
+            "SELECT seq, kind, key, payload FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        return [Change(int(s), k, key, json.loads(p)) for s, k, key, p in rows]
+
+    def count_events(self) -> int:
+        """How many events are stored."""
+        return int(self._fetch("SELECT count(*) FROM events")[1][0][0])
+
+    def event_ids(self) -> list[str]:
+        """Every stored event_id, in arrival order (tests and audits)."""
+        return [r[0] for r in self._fetch("SELECT event_id FROM events ORDER BY seq")[1]]
+
     def close(self) -> None:
-        """Release connections."""
+        """Release both connections (writer and reader)."""
+        with self._wlock, self._rlock:
+            self._w.close()
+            self._r.close()
 
     def events_frame(self) -> pd.DataFrame:
         """Every stored event as strings in SCHEMA column order (what a CSV file would give)."""
@@ -265,31 +275,6 @@ class SqliteStore(EventStore):
                 raise StoreError(f"event store {self.path}: read failed: {exc}") from exc
         return [d[0] for d in cur.description or ()], rows
 
-    def version(self) -> int:
-        """The highest changes seq (0 when empty)."""
-        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM changes")[1][0][0])
-
-    def changes_since(self, seq: int) -> list[Change]:
-        """Changes above `seq`, in order."""
-        _, rows = self._fetch(
-            "SELECT seq, kind, key, payload FROM changes WHERE seq > ? ORDER BY seq", (seq,)
-        )
-        return [Change(int(s), k, key, json.loads(p)) for s, k, key, p in rows]
-
-    def count_events(self) -> int:
-        """How many events are stored."""
-        return int(self._fetch("SELECT count(*) FROM events")[1][0][0])
-
-    def event_ids(self) -> list[str]:
-        """Every stored event_id in arrival order."""
-        return [r[0] for r in self._fetch("SELECT event_id FROM events ORDER BY seq")[1]]
-
-    def close(self) -> None:
-        """Close both connections."""
-        with self._wlock, self._rlock:
-            self._w.close()
-            self._r.close()
-
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 class PostgresStore(EventStore):
@@ -384,31 +369,6 @@ class PostgresStore(EventStore):
             except self._psycopg.Error as exc:
                 raise StoreError(f"event store {redact(self.url)}: read failed: {exc}") from exc
         return names, rows
-
-    def version(self) -> int:
-        """The highest changes seq (0 when empty)."""
-        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM changes")[1][0][0])
-
-    def changes_since(self, seq: int) -> list[Change]:
-        """Changes above `seq`, in order."""
-        _, rows = self._fetch(
-            "SELECT seq, kind, key, payload FROM changes WHERE seq > ? ORDER BY seq", (seq,)
-        )
-        return [Change(int(s), k, key, json.loads(p)) for s, k, key, p in rows]
-
-    def count_events(self) -> int:
-        """How many events are stored."""
-        return int(self._fetch("SELECT count(*) FROM events")[1][0][0])
-
-    def event_ids(self) -> list[str]:
-        """Every stored event_id in arrival order."""
-        return [r[0] for r in self._fetch("SELECT event_id FROM events ORDER BY seq")[1]]
-
-    def close(self) -> None:
-        """Close both connections."""
-        with self._wlock, self._rlock:
-            self._w.close()
-            self._r.close()
 
 
 # -- opening and reading -----------------------------------------------------------------------
