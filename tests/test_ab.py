@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from loop_world import empty_mlflow, end_runs, loop_world, tracked_settings
+from loop_world import loop_world
 
 from experiments import ab
 from features.matrix import IdMap
@@ -84,14 +83,6 @@ def test_choose_mode_freezes_only_models_that_never_saw_the_holdout() -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return loop_world(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def tracked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    yield tracked_settings(tmp_path, monkeypatch, empty_mlflow(tmp_path_factory.getbasetemp()))
-    end_runs()
 
 
 def test_frozen_model_scores_known_users_and_falls_back_for_the_others(world: Path) -> None:

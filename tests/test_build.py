@@ -75,7 +75,9 @@ def test_rerun_keeps_user_ids(built: Path, tiny_data: Path, settings: Settings) 
     pd.testing.assert_frame_equal(before, after)
 
 
-def test_missing_required_column_names_file_and_column(tiny_data: Path, settings: Settings, tmp_path: Path) -> None:
+def test_missing_required_column_names_file_and_column(
+    tiny_data: Path, settings: Settings, tmp_path: Path
+) -> None:
     ev = pd.read_csv(tiny_data / "events.csv").drop(columns=["event_type"])
     ev.to_csv(tiny_data / "events.csv", index=False)
     with pytest.raises(SchemaError, match=r"events\.csv.*event_type"):

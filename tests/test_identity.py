@@ -11,7 +11,9 @@ from features.identity import id_keys, normalize_id_value, resolve, sightings
 
 def seen(pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
     df = pd.DataFrame(pairs, columns=["id_type", "id_value", "ts"])
-    return sightings(df["id_type"], df["id_value"], pd.to_datetime(df["ts"]).dt.tz_localize("Asia/Shanghai"))
+    return sightings(
+        df["id_type"], df["id_value"], pd.to_datetime(df["ts"]).dt.tz_localize("Asia/Shanghai")
+    )
 
 
 def links(pairs: list[tuple[str, str, str, str]]) -> pd.DataFrame:
@@ -56,7 +58,9 @@ def test_merge_of_two_known_people_keeps_the_older_id_and_is_logged() -> None:
     first = resolve(base)
     second = resolve(base, links([("wecom", "new", "wecom", "old")]), previous=first.table)
     assert set(second.table["user_id"]) == {"wecom:old"}
-    assert second.merges[["kept_user_id", "absorbed_user_id"]].values.tolist() == [["wecom:old", "wecom:new"]]
+    assert second.merges[["kept_user_id", "absorbed_user_id"]].values.tolist() == [
+        ["wecom:old", "wecom:new"]
+    ]
 
 
 @settings(max_examples=60, deadline=None)
@@ -85,12 +89,21 @@ def test_users_are_exactly_the_connected_components(n: int, edges: list[tuple[in
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(2, 15), extra=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)), max_size=10))
-def test_rebuild_on_more_links_never_renames_an_unmerged_person(n: int, extra: list[tuple[int, int]]) -> None:
+@given(
+    n=st.integers(2, 15),
+    extra=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)), max_size=10),
+)
+def test_rebuild_on_more_links_never_renames_an_unmerged_person(
+    n: int, extra: list[tuple[int, int]]
+) -> None:
     ids = [("openid", f"o{i}", f"2026-01-{i + 1:02d}") for i in range(n)]
     first = resolve(seen(ids))
     more = [(a % n, b % n) for a, b in extra]
-    second = resolve(seen(ids), links([("openid", f"o{a}", "openid", f"o{b}") for a, b in more]), previous=first.table)
+    second = resolve(
+        seen(ids),
+        links([("openid", f"o{a}", "openid", f"o{b}") for a, b in more]),
+        previous=first.table,
+    )
     before = dict(zip(first.table["id_value"], first.table["user_id"], strict=True))
     after = dict(zip(second.table["id_value"], second.table["user_id"], strict=True))
     merged = {x for a, b in more if a != b for x in (f"o{a}", f"o{b}")}

@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from loop_world import empty_mlflow, end_runs, loop_world, tracked_settings
+from loop_world import loop_world
 
 from experiments import online_ab as O
 from features.settings import Settings
@@ -147,14 +147,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "answers": answers,
         "features": feats,
     }
-
-
-@pytest.fixture
-def tracked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    yield tracked_settings(tmp_path, monkeypatch, empty_mlflow(tmp_path_factory.getbasetemp()))
-    end_runs()
 
 
 def test_worse_challenger_is_detected_with_the_right_sign(

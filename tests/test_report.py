@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from loop_world import empty_mlflow, end_runs, loop_world, tracked_settings
+from loop_world import loop_world
 
 from experiments import report as R
 from features.settings import Settings
@@ -99,14 +98,6 @@ def test_a_plot_without_axis_labels_is_refused() -> None:
     with pytest.raises(ValueError, match="x label, y label"):
         check_labels(fig)
     plt.close(fig)
-
-
-@pytest.fixture
-def tracked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    yield tracked_settings(tmp_path, monkeypatch, empty_mlflow(tmp_path_factory.getbasetemp()))
-    end_runs()
 
 
 def test_report_on_the_synthetic_world(

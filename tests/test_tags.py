@@ -35,7 +35,9 @@ def test_tag_query(tags: pd.DataFrame, expr: str, users: list[str]) -> None:
     assert list(query_users(tags, expr)) == users
 
 
-@pytest.mark.parametrize("expr", ["", "interest:fitness AND", "(tier:gold", "tier:gold )", "AND tier:gold"])
+@pytest.mark.parametrize(
+    "expr", ["", "interest:fitness AND", "(tier:gold", "tier:gold )", "AND tier:gold"]
+)
 def test_bad_tag_query_is_an_error(tags: pd.DataFrame, expr: str) -> None:
     with pytest.raises(TagQueryError):
         query_users(tags, expr)
@@ -43,7 +45,9 @@ def test_bad_tag_query_is_an_error(tags: pd.DataFrame, expr: str) -> None:
 
 def test_keywords_are_found_by_segmentation_not_substring() -> None:
     texts = pd.Series(["有没有减脂餐推荐", "今天的菜很便宜", "减肥", "鸡蛋灌饼"])
-    hits = keyword_hits(texts, {"fitness": ["减脂餐", "减肥"], "elderly": ["鸡蛋"], "bargain": ["便宜"]})
+    hits = keyword_hits(
+        texts, {"fitness": ["减脂餐", "减肥"], "elderly": ["鸡蛋"], "bargain": ["便宜"]}
+    )
     found = set(zip(hits["row"], hits["kw"], strict=True))
     assert (0, "减脂餐") in found and (1, "便宜") in found and (2, "减肥") in found
 

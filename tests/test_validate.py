@@ -56,7 +56,9 @@ def test_good_row_is_kept_and_typed() -> None:
         ({"event_type": "view", "item_id": ""}, "missing required field: item_id for view"),
     ],
 )
-def test_each_broken_way_is_rejected_with_its_reason(changes: dict[str, str], expected: str) -> None:
+def test_each_broken_way_is_rejected_with_its_reason(
+    changes: dict[str, str], expected: str
+) -> None:
     assert reason_of(one(**changes)).startswith(expected)
 
 
@@ -85,9 +87,9 @@ def test_extra_columns_are_kept() -> None:
 
 
 def test_items_price_must_be_a_number(tmp_path: Path) -> None:
-    pd.DataFrame({"item_id": ["a", "b"], "name": ["x", "y"], "category": ["c", "c"], "price": ["1.5", "abc"]}).to_csv(
-        tmp_path / "items.csv", index=False
-    )
+    pd.DataFrame(
+        {"item_id": ["a", "b"], "name": ["x", "y"], "category": ["c", "c"], "price": ["1.5", "abc"]}
+    ).to_csv(tmp_path / "items.csv", index=False)
     loaded = load_table(tmp_path, ITEMS)
     assert loaded is not None
     v, _ = loaded
@@ -117,7 +119,9 @@ def test_malformed_json_line_becomes_a_reject(tmp_path: Path) -> None:
 def test_table_split_in_parts_is_read_whole(tmp_path: Path) -> None:
     (tmp_path / "items").mkdir()
     for i in range(2):
-        pd.DataFrame({"item_id": [f"i{i}"], "name": ["n"], "category": ["c"]}).to_parquet(tmp_path / "items" / f"part-{i}.parquet")
+        pd.DataFrame({"item_id": [f"i{i}"], "name": ["n"], "category": ["c"]}).to_parquet(
+            tmp_path / "items" / f"part-{i}.parquet"
+        )
     loaded = load_table(tmp_path, ITEMS)
     assert loaded is not None
     assert len(loaded[0].clean) == 2

@@ -18,7 +18,9 @@ from features.synth import SynthConfig, TruthCol, generate, write_world
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("world")
-    write_world(generate(SynthConfig(people=10_000, months=6, seed=11), progress=False), out, "parquet")
+    write_world(
+        generate(SynthConfig(people=10_000, months=6, seed=11), progress=False), out, "parquet"
+    )
     return out
 
 
@@ -56,12 +58,16 @@ def test_wecom_is_the_user_id_when_the_person_has_one(person_of_user: pd.DataFra
     assert (wecom["user_id"] == "wecom:" + wecom["id_value"]).all()
 
 
-def test_every_allergy_note_is_a_tag(world: Path, built: Path, person_of_user: pd.DataFrame) -> None:
+def test_every_allergy_note_is_a_tag(
+    world: Path, built: Path, person_of_user: pd.DataFrame
+) -> None:
     manual = pd.read_parquet(world / "data" / "manual_tags.parquet")
     allergies = manual[manual["tag"].str.startswith("allergy:")]
     assert len(allergies) > 0
     allergies = allergies.assign(key=id_keys(allergies["id_type"], allergies["id_value"]))
-    want = allergies.merge(person_of_user[["key", "user_id"]].drop_duplicates(), on="key")[["user_id", "tag"]]
+    want = allergies.merge(person_of_user[["key", "user_id"]].drop_duplicates(), on="key")[
+        ["user_id", "tag"]
+    ]
     assert len(want) == len(allergies)
     tags = pd.read_parquet(built / store.TAGS)
     have = set(zip(tags["user_id"], tags["tag"], strict=True))
@@ -78,9 +84,13 @@ def test_allergic_people_never_bought_what_they_are_allergic_to(built: Path) -> 
 
 def test_broken_rows_are_rejected_with_reasons_and_counted(world: Path, tmp_path: Path) -> None:
     small = tmp_path / "small"
-    write_world(generate(SynthConfig(people=600, months=2, seed=5), progress=False), small, "parquet")
+    write_world(
+        generate(SynthConfig(people=600, months=2, seed=5), progress=False), small, "parquet"
+    )
     truth = corrupt_dir(small / "data", tmp_path / "broken", rate=0.01, seed=3)
-    summary = run(tmp_path / "broken", tmp_path / "fs", Settings(work_dir=tmp_path / "w"), progress=False)
+    summary = run(
+        tmp_path / "broken", tmp_path / "fs", Settings(work_dir=tmp_path / "w"), progress=False
+    )
     for table, ways in truth.items():
         counts = summary["tables"][table]
         assert counts["read"] == counts["kept"] + counts["rejected"]
