@@ -9,12 +9,18 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("features.synth", "write a synthetic group-buying world (data dir + ground truth)"),
     "adapt": ("features.adapters", "convert a real public dataset into a SCHEMA data directory"),
-    "features": ("features.build", "build the feature store: `linli features build --data D --out O`"),
+    "features": (
+        "features.build",
+        "build the feature store: `linli features build --data D --out O`",
+    ),
     "evaluate": ("experiments.evaluate", "leaderboard: models x seeded splits on a dataset"),
     "train": ("training.train", "fit, log to MLflow and register a model on a feature store"),
     "tune": ("experiments.tune", "Optuna search, one nested MLflow run per trial, best refit"),
     "alias": ("training.tracking", "registry aliases: `linli alias set --version N --alias A`"),
-    "export": ("training.export", "registered champion/challenger + feature store -> serving bundle"),
+    "export": (
+        "training.export",
+        "registered champion/challenger + feature store -> serving bundle",
+    ),
     "serve": ("serving.cli", "run the BentoML server on a bundle: `linli serve --port 3000`"),
     "segments": ("training.segments", "discover, name and profile user segments"),
     "bundles": ("training.bundles", "bundles of complementary items from baskets"),

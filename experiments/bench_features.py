@@ -40,6 +40,11 @@ TEXTS = np.array(
 )
 
 
+def _where(mask: np.ndarray, values: np.ndarray) -> pd.Series:
+    """`values` where `mask`, missing elsewhere."""
+    return pd.Series(values, dtype="string").where(mask)
+
+
 def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
     """Write events / identity_links / items parquet for `n_events` events; returns the data dir."""
     rng = np.random.default_rng(seed)
@@ -69,11 +74,11 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
     ).tz_convert("Asia/Shanghai")
     is_buy = np.isin(etype, ["order", "jielong"])
     has_item = ~np.isin(etype, ["search", "message", "live_view", "share"])
-    order_id = np.where(
-        is_buy, np.char.add("o", (person * 1000 + rng.integers(0, 50, n_events)).astype(str)), None
+    order_id = _where(
+        is_buy, np.char.add("o", (person * 1000 + rng.integers(0, 50, n_events)).astype(str))
     )
-    text = np.where(
-        np.isin(etype, ["search", "message"]), TEXTS[rng.integers(0, len(TEXTS), n_events)], None
+    text = _where(
+        np.isin(etype, ["search", "message"]), TEXTS[rng.integers(0, len(TEXTS), n_events)]
     )
     events = pd.DataFrame(
         {
@@ -82,7 +87,7 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
             "event_type": etype,
             "id_type": id_type,
             "id_value": id_value,
-            "item_id": np.where(has_item, np.char.add("i", item.astype(str)), None),
+            "item_id": _where(has_item, np.char.add("i", item.astype(str))),
             "quantity": np.where(is_buy, rng.integers(1, 4, n_events), np.nan),
             "amount": np.where(is_buy, rng.gamma(2.0, 20.0, n_events).round(2), np.nan),
             "order_id": order_id,

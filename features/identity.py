@@ -36,7 +36,8 @@ class Identity:
         """The user_id of each (id_type, id_value) pair; missing where unknown."""
         codes, ut, uv = pair_codes(id_type, id_value)
         mapping = pd.Series(self.table[Col.USER_ID].to_numpy(), index=self.keys().to_numpy())
-        users = np.append(id_keys(ut, uv).map(mapping).to_numpy(dtype=object, na_value=None), None)
+        known = id_keys(ut, uv).map(mapping).astype(object).to_numpy()
+        users = np.concatenate([known, np.array([None], dtype=object)])  # code -1 -> missing
         return pd.Series(users[codes], index=id_type.index, dtype="string")
 
     def keys(self) -> pd.Series:
@@ -199,7 +200,9 @@ def _previous_table(previous: pd.DataFrame | None) -> pd.DataFrame | None:
         return None
     prev = previous.copy()
     prev[KEY] = id_keys(prev[Col.ID_TYPE], prev[Col.ID_VALUE])
-    prev[FIRST_SEEN] = pd.to_datetime(prev.get(FIRST_SEEN), utc=True)
+    prev[FIRST_SEEN] = (
+        pd.to_datetime(prev[FIRST_SEEN], utc=True) if FIRST_SEEN in prev.columns else pd.NaT
+    )
     return prev
 
 

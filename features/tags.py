@@ -68,7 +68,8 @@ def rfm(events: pd.DataFrame, snapshot: pd.Timestamp | None = None) -> pd.DataFr
 
 
 def _quintile(values: pd.Series) -> pd.Series:
-    return np.ceil(values.rank(pct=True, method="average") * 5).clip(1, 5)
+    scores = np.ceil(values.rank(pct=True, method="average").to_numpy() * 5)
+    return pd.Series(scores, index=values.index).clip(1, 5)
 
 
 def value_tiers(profile: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
@@ -312,7 +313,9 @@ def query_users(tags: pd.DataFrame, expression: str) -> pd.Index:
     tokens = _TOKEN.findall(expression)
     if not tokens:
         raise TagQueryError("empty tag query")
-    by_tag = tags.groupby(Col.TAG)[Col.USER_ID].agg(lambda s: set(s))
+    by_tag: dict[str, set[str]] = {
+        str(t): set(u) for t, u in tags.groupby(Col.TAG, sort=True)[Col.USER_ID]
+    }
     universe = set(tags[Col.USER_ID])
     pos = 0
 
@@ -329,8 +332,7 @@ def query_users(tags: pd.DataFrame, expression: str) -> pd.Index:
     def term(tok: str) -> set[str]:
         if tok.endswith("*"):
             prefix = tok[:-1]
-            hit = by_tag[by_tag.index.str.startswith(prefix)]
-            return set().union(*hit) if len(hit) else set()
+            return set().union(*(u for t, u in by_tag.items() if t.startswith(prefix)))
         return set(by_tag.get(tok, set()))
 
     def atom() -> set[str]:

@@ -424,14 +424,11 @@ def scoped_bundles(
             continue
         count = np.asarray(contain[rows].sum(axis=0)).ravel()
         affinity = (count / len(rows)) / np.maximum(support_all, 1e-12)
-        s = scored.assign(
-            **{
-                BundleCol.COUNT: count.astype(np.int64),
-                BundleCol.SUPPORT: count / len(rows),
-                BundleCol.AFFINITY: affinity,
-                BundleCol.SCORE: scored[BundleCol.SCORE] * affinity,
-            }
-        )
+        s = scored.copy()
+        s[BundleCol.COUNT] = count.astype(np.int64)
+        s[BundleCol.SUPPORT] = count / len(rows)
+        s[BundleCol.AFFINITY] = affinity
+        s[BundleCol.SCORE] = scored[BundleCol.SCORE] * affinity
         s = s[(count >= cfg.min_scope_count) & (affinity >= cfg.min_affinity)]
         s = s.sort_values([BundleCol.SCORE, BundleCol.COUNT], ascending=False, kind="stable")
         if len(s):

@@ -317,12 +317,12 @@ def _bundles(args: argparse.Namespace) -> int:
                 ]
             ].to_string(index=False, float_format=lambda v: f"{v:.3f}")
         )
-    scopes = table[BundleCol.SCOPE].value_counts()
-    print(f"bundles: {len(table)} in {len(scopes)} scopes -> {path}  ({seconds:.1f}s)")
+    n_scopes = table[BundleCol.SCOPE].nunique()
+    print(f"bundles: {len(table)} in {n_scopes} scopes -> {path}  ({seconds:.1f}s)")
     top = table[table[BundleCol.SCOPE] == "all"]
     metrics = {
         "bundles": float(len(table)),
-        "scopes": float(len(scopes)),
+        "scopes": float(n_scopes),
         "baskets": float(baskets[Col.ORDER_ID].nunique()),
         "top10_mean_lift": float(top[BundleCol.LIFT].head(10).mean()) if len(top) else 0.0,
         "seconds": seconds,
