@@ -32,6 +32,8 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m experiments.bench_features --events 10000000
+	$(BIN)/python -m experiments.bench_als
+	$(BIN)/python -m experiments.real_features
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORK))/mlflow.db --host 127.0.0.1 --port 5000
