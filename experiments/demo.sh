@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole loop on an embedded default (files + SQLite MLflow + one BentoML server).
-# synthetic world -> feature store -> models (champion / challenger) in MLflow -> segments, bundles,
+# synthetic world -> feature store -> models (blend champion / ALS challenger) in MLflow -> segments, bundles,
 # hosts, KOC, the seed's theme audience -> serving bundle -> server left running with three curl calls.
 set -euo pipefail
 W="${1:-work}"
@@ -14,9 +14,9 @@ step "1/7 synthetic world: 10,000 people, 6 months -> $W/world (data + truth)"
 [ -f "$W/world/data/events.parquet" ] || linli synth --out "$W/world" --people 10000 --months 6 --seed 42
 step "2/7 feature store -> $W/features"
 linli features build --data "$W/world/data" --out "$W/features" --no-progress
-step "3/7 models -> MLflow ($W/mlflow.db): ALS as champion, popularity as challenger"
-linli train --model als --features "$W/features" --alias champion
-linli train --model popularity --features "$W/features" --alias challenger
+step "3/7 models -> MLflow ($W/mlflow.db): repeat-aware blend as champion, ALS as challenger"
+linli train --model blend --features "$W/features" --alias champion
+linli train --model als --features "$W/features" --alias challenger
 step "4/7 segments, bundles, hosts, KOC -> $W/matching"
 linli segments --features "$W/features"
 linli bundles --features "$W/features" --segments "$W/matching/segments.parquet" --show 5
