@@ -76,9 +76,8 @@ def _step(name: str, timings: dict[str, float], bar: tqdm | None = None) -> Iter
 def _with_user(
     df: pd.DataFrame, identity: Identity, type_col: str = Col.ID_TYPE, value_col: str = Col.ID_VALUE
 ) -> pd.DataFrame:
-    out = df.copy()
-    out[Col.USER_ID] = identity.lookup(df[type_col], df[value_col]).to_numpy()
-    return out
+    """`df` plus the unified user_id of each row (copy-on-write: no deep copy of `df`)."""
+    return df.assign(**{Col.USER_ID: identity.lookup(df[type_col], df[value_col]).to_numpy()})
 
 
 def _ref_user(refs: pd.Series, identity: Identity) -> pd.Series:
@@ -148,7 +147,8 @@ def build_store(
         events = _with_user(events, identity)
         if Col.REFERRER in events.columns:
             events[REFERRER_USER_ID] = _ref_user(events[Col.REFERRER], identity).to_numpy()
-        events = events.sort_values(Col.TS, kind="stable").reset_index(drop=True)
+        if not events[Col.TS].is_monotonic_increasing:  # logs usually arrive in time order
+            events = events.sort_values(Col.TS, kind="stable").reset_index(drop=True)
         tables: dict[str, pd.DataFrame] = {}
         if members is not None:
             tables["group_members"] = _with_user(members, identity)

@@ -197,7 +197,11 @@ def build_interactions(
 ) -> Interactions:
     """Weighted, decayed user-item matrix plus purchase counts and recency from clean unified events."""
     snapshot = snapshot if snapshot is not None else events[Col.TS].max()
-    ev = events[events[Col.ITEM_ID].notna() & events[Col.USER_ID].notna()]
+    needed = [
+        c for c in (Col.USER_ID, Col.ITEM_ID, Col.EVENT_TYPE, Col.TS, Col.ORDER_ID) if c in events
+    ]
+    ev = events[needed]  # filter only the columns used, not the text-heavy rest
+    ev = ev[ev[Col.ITEM_ID].notna() & ev[Col.USER_ID].notna()]
     u = users.index(ev[Col.USER_ID])
     i = items.index(ev[Col.ITEM_ID])
     known = (u >= 0) & (i >= 0)
