@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.models.base import ModelConfig, Recommender, top_k
+from training.models.base import FactorModel, ModelConfig, Recommender, top_k
 
 # kind -> "module:Class"; filled as models are added (imported lazily so implicit/lightfm
 # load only when their model is used)
@@ -36,4 +36,12 @@ def build_model(kind: str, **params: object) -> Recommender:
     return model_class(kind)(None, **params)
 
 
-__all__ = ["REGISTRY", "ModelConfig", "Recommender", "build_model", "model_class", "top_k"]
+__all__ = [
+    "REGISTRY",
+    "FactorModel",
+    "ModelConfig",
+    "Recommender",
+    "build_model",
+    "model_class",
+    "top_k",
+]

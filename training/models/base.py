@@ -133,6 +133,27 @@ class Recommender(ABC):
         return f"{type(self).__name__}({self.config!r})"
 
 
+class FactorModel(Recommender):
+    """A recommender whose scores are dot products: user_factors[users] @ item_factors.T.
+
+    Subclasses set both float32 matrices in `_fit`; serving ranks with the same vectors.
+    """
+
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors[users] @ self.item_factors.T
+
+    def user_vectors(self) -> np.ndarray | None:
+        """User factors (rows follow the user index)."""
+        return self.user_factors
+
+    def item_vectors(self) -> np.ndarray | None:
+        """Item factors (rows follow the item index)."""
+        return self.item_factors
+
+
 def _rows_for(
     exclude: sp.csr_matrix | None, users: np.ndarray, n_users: int
 ) -> sp.csr_matrix | None:

@@ -18,7 +18,7 @@ from sklearn.preprocessing import normalize
 
 from features.matrix import Interactions
 from training.models._common import SIGNAL_HELP, Signal, signal_matrix
-from training.models.base import ModelConfig, Recommender
+from training.models.base import FactorModel, ModelConfig
 
 
 class LightFMConfig(ModelConfig):
@@ -55,7 +55,7 @@ def _with_identity(side: sp.csr_matrix | None, n: int, use: bool) -> sp.csr_matr
     return sp.csr_matrix(normalize(m, norm="l1", axis=1), dtype=np.float32)
 
 
-class LightFMHybrid(Recommender):
+class LightFMHybrid(FactorModel):
     """LightFM with identity + side features; cold users and items are scored from their features."""
 
     config_class = LightFMConfig
@@ -93,16 +93,7 @@ class LightFMHybrid(Recommender):
         ib, ie = model.get_item_representations(itf)
         ones_u = np.ones((self.n_users, 1), np.float32)
         ones_i = np.ones((self.n_items, 1), np.float32)
-        self.user_vecs = np.hstack([ue, ub[:, None], ones_u]).astype(np.float32)
-        self.item_vecs = np.hstack([ie, ones_i, ib[:, None]]).astype(np.float32)
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.user_vecs[users] @ self.item_vecs.T
-
-    def user_vectors(self) -> np.ndarray | None:
-        """[embedding, bias, 1] per user."""
-        return self.user_vecs
-
-    def item_vectors(self) -> np.ndarray | None:
-        """[embedding, 1, bias] per item."""
-        return self.item_vecs
+        # [embedding, bias, 1] per user and [embedding, 1, bias] per item: the dot product
+        # is LightFM's score, biases included
+        self.user_factors = np.hstack([ue, ub[:, None], ones_u]).astype(np.float32)
+        self.item_factors = np.hstack([ie, ones_i, ib[:, None]]).astype(np.float32)

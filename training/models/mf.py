@@ -13,7 +13,7 @@ from pydantic import Field
 
 from features.matrix import Interactions
 from training.models._common import SIGNAL_HELP, Signal, signal_matrix, single_thread_blas
-from training.models.base import ModelConfig, Recommender
+from training.models.base import FactorModel, ModelConfig
 
 SEED_HELP = "random seed of the factor initialisation (and BPR's sampling)"
 THREADS_HELP = "threads implicit may use; keep 1 for bit-for-bit reproducible fits"
@@ -49,29 +49,15 @@ class BPRConfig(ModelConfig):
     num_threads: int = Field(1, ge=0, description=THREADS_HELP)
 
 
-class _FactorModel(Recommender):
-    """Scores = user_factors[users] @ item_factors.T."""
-
-    user_factors: np.ndarray
-    item_factors: np.ndarray
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.user_factors[users] @ self.item_factors.T
-
-    def user_vectors(self) -> np.ndarray | None:
-        """User factors (rows follow the user index)."""
-        return self.user_factors
-
-    def item_vectors(self) -> np.ndarray | None:
-        """Item factors (rows follow the item index)."""
-        return self.item_factors
+class _ImplicitModel(FactorModel):
+    """A factor model fitted by the `implicit` library."""
 
     def _keep(self, model: object) -> None:
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)  # type: ignore[attr-defined]
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)  # type: ignore[attr-defined]
 
 
-class ALS(_FactorModel):
+class ALS(_ImplicitModel):
     """Weighted matrix factorisation for implicit feedback (implicit.cpu.als)."""
 
     config_class = ALSConfig
@@ -94,7 +80,7 @@ class ALS(_FactorModel):
         self._keep(model)
 
 
-class BPR(_FactorModel):
+class BPR(_ImplicitModel):
     """Pairwise ranking factorisation (implicit.cpu.bpr); the last factor column is the item bias."""
 
     config_class = BPRConfig
