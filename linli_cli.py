@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from collections.abc import Callable
 
 # subcommand -> (module with main(argv) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,7 +57,34 @@ def app(argv: list[str] | None = None) -> int:
         print(f"linli: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    return _guarded(name, lambda: int(module.main(rest) or 0))
+
+
+def _guarded(name: str, run: Callable[[], int]) -> int:
+    """Run one command: bad input is one line on stderr and exit 2, a Linli bug exit 1.
+
+    Never a traceback for the user (``LINLI_DEBUG=1`` shows it for a bug report).
+    """
+    from features.errors import LinliInputError
+
+    try:
+        return run()
+    except LinliInputError as exc:
+        print(f"linli {name}: error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"linli {name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in Linli: one line, the traceback only on request
+        if os.environ.get("LINLI_DEBUG"):
+            raise
+        what = " ".join(str(exc).split())[:300]
+        print(
+            f"linli {name}: internal error: {type(exc).__name__}: {what} "
+            "(a bug in Linli, not in your data; rerun with LINLI_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from features import store
 from features.constraints import resolve_constraints
+from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
 from features.identity import Identity, id_keys, resolve, sightings, split_key
 from features.load import DataDir, load_data_dir
@@ -38,7 +39,6 @@ from features.matrix import (
 from features.schema import TABLES, Col
 from features.settings import Settings, load_settings
 from features.tags import build_tags, load_rules, rfm, value_tiers
-from features.validate import SchemaError
 
 log = logging.getLogger("linli.features")
 
@@ -300,12 +300,16 @@ def run(
     ingested = read_store_tables(settings.store_url) if use_store else {}
     data = load_data_dir(data_dir, extra=ingested, extra_source=redact(settings.store_url))
     load_s = time.perf_counter() - t0
+    _stop_without_events(data, out)
     prev_path = previous if previous is not None else out / store.IDENTITY
     prev = pd.read_parquet(prev_path) if prev_path.exists() else None
     if prev is not None:
         log.info("seeding identity from %s (%d identifiers)", prev_path, len(prev))
     fs = build_store(data, settings, prev, progress=progress)
     fs.summary["timings_s"] = {"load_and_validate": round(load_s, 3), **fs.summary["timings_s"]}
+    fs.summary["encodings"] = data.encodings
+    fs.summary["reject_rates"] = reject_rates(fs.summary["tables"])
+    fs.summary["max_reject_rate"] = settings.features.max_reject_rate
     fs.summary["event_store"] = {
         "url": redact(settings.store_url) if use_store else None,
         "rows": {name: int(len(df)) for name, df in ingested.items()},
@@ -317,6 +321,55 @@ def run(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     return summary
+
+
+def _stop_without_events(data: DataDir, out: Path) -> None:
+    """No valid event at all: write the rejects (nothing is lost) and stop with one line."""
+    events = data.tables["events"]
+    if len(events.clean):
+        return
+    path = store.rejects_path(out, "events")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    events.rejects.to_csv(path, index=False, encoding="utf-8")
+    n = events.counts["read"]
+    reasons = reject_reasons(events.rejects)
+    raise LinliInputError(
+        f"no valid event rows (read {n}, rejected {n}{': ' + reasons if reasons else ''})",
+        file=(data.files.get("events") or [str(data.root)])[0],
+        hint=f"every row is in {path}; fix them or add rows"
+        if n
+        else "the file has a header and no rows; add events",
+    )
+
+
+def reject_rates(tables: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Share of each table's rows that were rejected."""
+    return {t: round(c["rejected"] / c["read"], 4) for t, c in tables.items() if c["read"]}
+
+
+def reject_reasons(rejects: pd.DataFrame, top: int = 2) -> str:
+    """The most common reject reasons (their kind), for a one-line message."""
+    if rejects.empty:
+        return ""
+    kinds = rejects[Col.REASON].astype(str).str.split(":", n=1).str[0].value_counts()
+    return "; ".join(f"{k} x{v}" for k, v in kinds.head(top).items())
+
+
+def check_reject_rates(summary: dict[str, Any], max_rate: float) -> None:
+    """Raise a one-line error when a table lost more than `max_rate` of its rows to rejects."""
+    over = {t: r for t, r in summary["reject_rates"].items() if r > max_rate}
+    if not over:
+        return
+    table, rate = max(over.items(), key=lambda kv: kv[1])
+    files = summary["tables"][table].get("files") or [summary["data_dir"]]
+    rej = summary.get("rejects_files", {}).get(table, "")
+    raise LinliInputError(
+        f"{rate:.0%} of the {table} rows were rejected (more than --max-reject-rate "
+        f"{max_rate:g}); the feature store was written, but check the data",
+        file=files[0],
+        hint=f"reasons are in {rej}; fix the rows, or pass --max-reject-rate {min(1.0, rate + 0.01):.2f}"
+        " if this is expected",
+    )
 
 
 def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> None:
@@ -338,6 +391,12 @@ def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> No
     echo(
         f"  rejects: {Path(s['out_dir']) / store.REJECTS_DIR}/<table>.csv   summary: {Path(s['out_dir']) / store.SUMMARY}"
     )
+    for path, enc in (s.get("encodings") or {}).items():
+        if enc != "utf-8":
+            echo(f"  read {path} as {enc}")
+    for table, rate in (s.get("reject_rates") or {}).items():
+        if rate > s.get("max_reject_rate", 1.0):
+            echo(f"  WARNING: {rate:.0%} of {table} rows rejected")
     echo(f"  time {s['timings_s']['total']:.1f}s")
 
 
@@ -358,6 +417,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     b.add_argument("--no-progress", action="store_true")
     b.add_argument(
+        "--max-reject-rate",
+        type=float,
+        default=None,
+        help="exit non-zero when a table loses more than this share of rows to rejects "
+        "(default settings.features.max_reject_rate, 0.5)",
+    )
+    b.add_argument(
         "--no-store",
         action="store_true",
         help="leave out the rows of the ingestion store (settings.store_url)",
@@ -365,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
+    if args.max_reject_rate is not None:
+        if not 0.0 <= args.max_reject_rate <= 1.0:
+            raise LinliInputError(
+                f"--max-reject-rate {args.max_reject_rate} is not a share", hint="use 0..1"
+            )
+        settings.features.max_reject_rate = args.max_reject_rate
     out = args.out or settings.work_dir / "features"
     try:
         summary = run(
@@ -375,10 +447,11 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             use_store=False if args.no_store else None,
         )
-    except (SchemaError, FileNotFoundError, StoreError) as exc:
+    except (LinliInputError, FileNotFoundError, StoreError) as exc:
         print(f"linli features: error: {exc}", file=sys.stderr)
         return 2
     _print_summary(summary)
+    check_reject_rates(summary, settings.features.max_reject_rate)
     return 0
 
 

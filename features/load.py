@@ -7,6 +7,8 @@ missing required table or column stops the job with a message naming it.
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import json
 import logging
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.errors import did_you_mean
 from features.schema import FILE_SUFFIXES, TABLES, Col, TableSpec
 from features.validate import SchemaError, Validated, validate
 
@@ -29,6 +32,7 @@ class DataDir:
     root: Path
     tables: dict[str, Validated] = field(default_factory=dict)
     files: dict[str, list[str]] = field(default_factory=dict)
+    encodings: dict[str, str] = field(default_factory=dict)  # text file -> encoding it was read in
 
     def clean(self, name: str) -> pd.DataFrame | None:
         """The clean rows of a table, or None when the table is absent."""
@@ -52,19 +56,76 @@ def table_files(root: Path, name: str) -> list[Path]:
 
 def read_file(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read one table file as strings; returns (rows, unparseable rows with a reason)."""
+    rows, bad, _ = read_file_encoded(path)
+    return rows, bad
+
+
+def read_file_encoded(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """:func:`read_file` plus the text encoding the file was read in (None for Parquet)."""
     name = path.name
     try:
         if name.endswith(".parquet"):
-            return pd.read_parquet(path), _no_bad()
+            return pd.read_parquet(path), _no_bad(), None
         if name.endswith(".jsonl"):
-            return _read_jsonl(path)
+            enc = detect_encoding(path)
+            return (*_read_jsonl(path, enc), enc)
         if name.endswith((".csv", ".csv.gz")):
-            return _read_csv(path)
+            enc = detect_encoding(path)
+            return (*_read_csv(path, enc), enc)
     except SchemaError:
         raise
+    except UnicodeDecodeError as exc:
+        raise SchemaError(
+            f"cannot read: not valid text at byte {exc.start}",
+            file=path,
+            hint="save the file as UTF-8 (or GBK / GB18030) and run again",
+        ) from exc
     except Exception as exc:  # any reader failure: the file cannot be read at all
-        raise SchemaError(f"cannot read {path}: {exc}") from exc
-    raise SchemaError(f"{path}: unknown file type (expected one of {', '.join(FILE_SUFFIXES)})")
+        raise SchemaError(
+            f"cannot read: {type(exc).__name__}: {exc}",
+            file=path,
+            hint="check that the file is complete and its extension matches its format",
+        ) from exc
+    raise SchemaError(
+        "unknown file type",
+        file=path,
+        hint=f"name it with one of {', '.join(FILE_SUFFIXES)}",
+    )
+
+
+_SAMPLE_BYTES = 1 << 20
+
+
+def _head(path: Path) -> bytes:
+    """The first MiB of a (possibly gzipped) file."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        return bytes(fh.read(_SAMPLE_BYTES))
+
+
+def detect_encoding(path: Path) -> str:
+    """`utf-8`, `utf-8-sig` (UTF-8 with a byte-order mark) or `gb18030` (GBK and its superset).
+
+    Decided on the first MiB; a file that is neither raises a one-line error.
+    """
+    head = _head(path)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SchemaError(
+            "the file is UTF-16", file=path, hint="save it as UTF-8 (CSV UTF-8 in Excel)"
+        )
+    for enc in ("utf-8", "gb18030"):
+        try:  # incremental: a character cut at the sample's end is not an error
+            codecs.getincrementaldecoder(enc)().decode(head, final=len(head) < _SAMPLE_BYTES)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    raise SchemaError(
+        "cannot read: the text is neither UTF-8 nor GBK / GB18030",
+        file=path,
+        hint="save the file as UTF-8 and run again",
+    )
 
 
 def _no_bad() -> pd.DataFrame:
@@ -73,8 +134,8 @@ def _no_bad() -> pd.DataFrame:
     )
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    opts = dict(dtype=str, keep_default_na=False, encoding="utf-8")
+def _read_csv(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, pd.DataFrame]:
+    opts = dict(dtype=str, keep_default_na=False, encoding=encoding)
     try:
         return pd.read_csv(path, **opts), _no_bad()  # type: ignore[call-overload]
     except pd.errors.ParserError:
@@ -97,13 +158,13 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return df, rejects
 
 
-def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_jsonl(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
-        return pd.read_json(path, lines=True, dtype=False), _no_bad()
+        return pd.read_json(path, lines=True, dtype=False, encoding=encoding), _no_bad()
     except ValueError:
         pass
     rows, bad = [], []
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding=encoding) as fh:
         for line in fh:
             if not line.strip():
                 continue
@@ -120,26 +181,54 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows).astype("string"), rejects
 
 
+def check_columns(columns: pd.Index, spec: TableSpec, path: Path) -> None:
+    """Raise a one-line error naming each missing required column, with a "did you mean"."""
+    missing = [c for c in spec.required_columns if c not in columns]
+    if not missing:
+        return
+    unknown = [str(c) for c in columns if c not in spec.column_names]
+    hints = []
+    for c in missing:
+        near = did_you_mean(c, unknown)
+        hints.append(f"did you mean {near!r}? rename it to {c!r}" if near else f"add {c!r}")
+    found = ", ".join(str(c) for c in columns) or "none"
+    raise SchemaError(
+        f"required column(s) missing: {', '.join(missing)} (columns found: {found})",
+        file=path,
+        column=missing[0],
+        hint="; ".join(hints) + " (see SCHEMA.md)",
+    )
+
+
 def load_table(
-    root: Path, spec: TableSpec, extra: pd.DataFrame | None = None, extra_source: str = ""
+    root: Path,
+    spec: TableSpec,
+    extra: pd.DataFrame | None = None,
+    extra_source: str = "",
+    encodings: dict[str, str] | None = None,
 ) -> tuple[Validated, list[str]] | None:
-    """Read and validate every file of one table (plus `extra` rows); None when it is absent."""
+    """Read and validate every file of one table (plus `extra` rows); None when it is absent.
+
+    `encodings` (when given) receives the text encoding of every file read.
+    """
+    encodings = {} if encodings is None else encodings
     paths = table_files(root, spec.name)
     if not paths and extra is None:
         if spec.required:
             raise SchemaError(
-                f"required table {spec.name!r} not found in {root} "
-                f"(expected {spec.name}{{{','.join(FILE_SUFFIXES)}}})"
+                f"required table {spec.name!r} not found",
+                file=root,
+                hint=f"add {spec.name}{{{','.join(FILE_SUFFIXES)}}} (see SCHEMA.md)",
             )
         return None
     frames, unreadable = [], [_no_bad()]
     sources = [str(p) for p in paths]
     for p in paths:
-        rows, bad = read_file(p)
+        rows, bad, enc = read_file_encoded(p)
+        if enc is not None:
+            encodings[str(p)] = enc
         rows.columns = [str(c).strip().lower() for c in rows.columns]
-        missing = [c for c in spec.required_columns if c not in rows.columns]
-        if missing:
-            raise SchemaError(f"{p}: required column(s) missing: {', '.join(missing)}")
+        check_columns(rows.columns, spec, p)
         frames.append(rows)
         unreadable.append(bad)
     if extra is not None:  # rows from elsewhere (the ingestion store), validated with the files
@@ -169,10 +258,14 @@ def load_data_dir(
     """
     root = Path(root)
     if not root.is_dir():
-        raise SchemaError(f"data directory not found: {root}")
+        raise SchemaError(
+            "data directory not found", file=root, hint="pass the folder holding events.csv etc."
+        )
     out = DataDir(root=root)
     for name in tables or list(TABLES):
-        loaded = load_table(root, TABLES[name], (extra or {}).get(name), extra_source)
+        loaded = load_table(
+            root, TABLES[name], (extra or {}).get(name), extra_source, out.encodings
+        )
         if loaded is None:
             log.info("table %s: absent (optional)", name)
             continue

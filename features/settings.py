@@ -41,6 +41,13 @@ class FeatureSettings(BaseModel):
     min_item_interactions: int = Field(
         1, ge=1, description="Items with fewer interacting users are left out of the matrix."
     )
+    max_reject_rate: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="The feature job exits non-zero (after writing everything) when a table "
+        "loses more than this share of its rows to rejects.",
+    )
 
 
 class TrackingSettings(BaseModel):

@@ -224,6 +224,8 @@ def keyword_hits(texts: pd.Series, keywords: dict[str, list[str]]) -> pd.DataFra
 
 def _join_words(words: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """`、`-joined keywords per key, column-wise (no per-group Python)."""
+    if words.empty:
+        return pd.DataFrame({**{k: pd.Series([], dtype="string") for k in keys}, "words": []})
     wide = words.assign(_r=words.groupby(keys).cumcount()).pivot(
         index=keys, columns="_r", values="kw"
     )
@@ -241,6 +243,8 @@ def interest_tags(events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
         return _rows(pd.Series([], dtype="string"), "")
     texts = events.loc[events[Col.EVENT_TYPE].isin([str(e) for e in TEXT_EVENTS]), Col.TEXT]
     hits = keyword_hits(texts, cfg["keywords"])
+    if hits.empty:  # no text names a known keyword
+        return _rows(pd.Series([], dtype="string"), "")
     hits[Col.USER_ID] = events.loc[hits["row"], Col.USER_ID].to_numpy()
     keys = [Col.USER_ID, "interest"]
     agg = hits.groupby(keys).size().rename("n").reset_index()

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.errors import LinliInputError
 from features.schema import CHINA_TZ, Col, TableSpec
 
 _OFFSET_RE = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
+_EPOCH_S_RE = r"^\d{9,11}(?:\.\d+)?$"  # Unix seconds (2001..5138), optional fraction
+_EPOCH_MS_RE = r"^\d{12,14}$"  # Unix milliseconds
+TS_EXPECTED = "expected ISO-8601 date and time, optional offset, or Unix epoch seconds / ms"
 
 
-class SchemaError(ValueError):
+class SchemaError(LinliInputError):
     """A file or required column is missing or unreadable: the job cannot go on."""
 
 
@@ -59,8 +63,14 @@ def parse_timestamps(s: pd.Series) -> pd.Series:
         return s.dt.tz_convert(CHINA_TZ)
     if pd.api.types.is_datetime64_dtype(s):
         return s.dt.tz_localize(CHINA_TZ)
-    text = s.astype("string")
+    text = s.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {CHINA_TZ}]")
+    for pattern, unit in ((_EPOCH_S_RE, "s"), (_EPOCH_MS_RE, "ms")):
+        epoch = text.str.fullmatch(pattern, na=False)
+        if epoch.any():  # a Unix epoch is an instant: UTC, shown in China time
+            num = pd.to_numeric(text[epoch], errors="coerce")
+            out[epoch] = _in_range(pd.to_datetime(num, unit=unit, utc=True, errors="coerce"))
+            text = text.mask(epoch)
     has_offset = text.str.contains(_OFFSET_RE, regex=True, na=False)
     if has_offset.any():
         aware = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
@@ -92,19 +102,23 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
     """Split `raw` into typed clean rows and rejected rows with a reason each."""
     missing = [c for c in spec.required_columns if c not in raw.columns]
     if missing:
-        where = f" in {source}" if source else ""
         raise SchemaError(
-            f"table {spec.name!r}{where}: required column(s) missing: {', '.join(missing)}"
+            f"table {spec.name!r}: required column(s) missing: {', '.join(missing)}",
+            file=source or None,
+            column=missing[0],
+            hint="add the column (see SCHEMA.md)",
         )
     raw = raw.reset_index(drop=True)
     df = pd.DataFrame({c: blank_to_na(raw[c]) for c in raw.columns}, index=raw.index)
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
 
-    def flag(mask: pd.Series | np.ndarray, prefix: str, shown: pd.Series | None = None) -> None:
+    def flag(
+        mask: pd.Series | np.ndarray, prefix: str, shown: pd.Series | None = None, suffix: str = ""
+    ) -> None:
         """Give rows in `mask` (without a reason yet) the reason `prefix` (+ their shown value)."""
         hit = pd.Series(mask, index=df.index).fillna(False).astype(bool) & reason.isna()
         if hit.any():
-            reason[hit] = prefix if shown is None else prefix + _shown(shown[hit])
+            reason[hit] = prefix if shown is None else prefix + _shown(shown[hit]) + suffix
 
     for name in spec.required_columns:
         flag(df[name].isna(), f"missing required field: {name}")
@@ -119,7 +133,12 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
             flag(bad, f"unknown {cs.name}: ", values)
         elif cs.kind == "timestamp":
             parsed = parse_timestamps(values)
-            flag(present & parsed.isna(), f"unparseable timestamp in {cs.name}: ", values)
+            flag(
+                present & parsed.isna(),
+                f"unparseable timestamp in {cs.name}: ",
+                values,
+                f" ({TS_EXPECTED})",
+            )
             df[cs.name] = parsed
         elif cs.kind == "number":
             parsed = parse_numbers(values)
@@ -150,7 +169,24 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
 
     rejects = raw[~ok].copy()
     rejects[Col.REASON] = reason[~ok].astype(str)
-    return Validated(clean=df[ok].reset_index(drop=True), rejects=rejects.reset_index(drop=True))
+    clean = _with_all_columns(df[ok].reset_index(drop=True), spec)
+    return Validated(clean=clean, rejects=rejects.reset_index(drop=True))
+
+
+def _with_all_columns(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Every column of the spec, typed; an optional column the file lacks is all missing."""
+    absent = [cs for cs in spec.columns if cs.name not in df.columns]
+    if not absent:
+        return df
+    return df.assign(**{cs.name: _missing_column(cs.kind, df.index) for cs in absent})
+
+
+def _missing_column(kind: str, index: pd.Index) -> pd.Series:
+    if kind == "timestamp":
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]").dt.tz_localize(CHINA_TZ)
+    if kind == "number":
+        return pd.Series(np.nan, index=index, dtype="float64")
+    return pd.Series(pd.NA, index=index, dtype="string")
 
 
 def _shown(values: pd.Series) -> pd.Series:
