@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from features import store
+from features.errors import LinliInputError
 from features.schema import LIST_SEP, Col, EventType
 from features.settings import Settings, load_settings
 
@@ -509,7 +510,12 @@ def resolve_items(entries: list[str], items: pd.DataFrame, baskets: pd.DataFrame
             | (items.get(Col.SUBCATEGORY, pd.Series("", index=items.index)).astype(str) == e)
         ]
         if hit.empty:
-            raise ValueError(f"bundle entry {e!r} matches no catalogue item")
+            raise LinliInputError(
+                f"plan bundle entry {e!r} matches no catalogue item",
+                file=store.ITEMS,
+                column=Col.ITEM_ID,
+                hint="pass --plan FILE whose bundle names items of your catalogue",
+            )
         ranked = sales.reindex(hit[Col.ITEM_ID].astype(str)).fillna(0).sort_values(ascending=False)
         out.append(str(ranked.index[0]))
     return list(dict.fromkeys(out))
@@ -523,7 +529,12 @@ def resolve_host(spec: str | None, hosts: pd.DataFrame, h: History, subs: list[s
         return spec
     tagged = hosts[hosts[Col.TAGS].astype(str).str.split(LIST_SEP).map(lambda t: spec in t)]
     if tagged.empty:
-        raise ValueError(f"no host with id or tag {spec!r}")
+        raise LinliInputError(
+            f"plan host {spec!r} is no host id or tag",
+            file=store.HOSTS,
+            column=Col.HOST_ID,
+            hint="pass --plan FILE naming one of your hosts (or no host)",
+        )
     ids = pd.Index(tagged[Col.HOST_ID].astype(str))
     sim = pd.Series([host_similarity(h, i, subs) for i in ids], index=ids).round(3)
     rate = h.hosts["host_view_rate"].reindex(ids).fillna(h.base_view)
@@ -682,8 +693,10 @@ def simulate(
         h_train, inv[(inv[Col.START_TS] >= t_train) & (inv[Col.START_TS] < t_test)], lives, items
     )
     if train["viewed"].nunique() < 2 or train["joined"].nunique() < 2:
-        raise ValueError(
-            f"too few past lives between {t_train:%Y-%m-%d} and {t_test:%Y-%m-%d} to learn from"
+        raise LinliInputError(
+            f"too few past lives between {t_train:%Y-%m-%d} and {t_test:%Y-%m-%d} to learn from",
+            file=features / store.LIVE_SESSIONS,
+            hint="the simulation needs lives with and without views and 接龙 joins; add live_sessions",
         )
     model = fit_response(train, settings.seed)
     h_test = history_at(t_test, inv, events, baskets, items, lives)
@@ -852,7 +865,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = json.loads(args.plan.read_text(encoding="utf-8")) if args.plan else SEED_PLAN
         r = simulate(features, plan, args.truth, settings)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (LinliInputError, FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"linli simulate: error: {exc}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)

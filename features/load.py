@@ -227,6 +227,8 @@ def load_table(
         rows, bad, enc = read_file_encoded(p)
         if enc is not None:
             encodings[str(p)] = enc
+        if rows.empty and len(rows.columns) == 0:  # an empty JSON Lines / Parquet file: no rows
+            rows = pd.DataFrame({c: pd.Series([], dtype="string") for c in spec.column_names})
         rows.columns = [str(c).strip().lower() for c in rows.columns]
         check_columns(rows.columns, spec, p)
         frames.append(rows)

@@ -391,7 +391,13 @@ def item_feature_matrix(items: IdMap, catalogue: pd.DataFrame) -> tuple[sp.csr_m
         parts.append(m)
         names += n
     if Col.PRICE in cat.columns and cat[Col.PRICE].notna().any():
-        band = pd.qcut(cat[Col.PRICE].rank(method="first"), q=5, labels=False).astype("string")
+        rank = cat[Col.PRICE].rank(method="first")
+        n_priced = int(rank.notna().sum())
+        band = (  # quintiles of price; fewer bands when few items have a price
+            pd.qcut(rank, q=min(5, n_priced), labels=False, duplicates="drop").astype("string")
+            if n_priced >= 2
+            else rank.where(rank.isna(), 0).astype("string")
+        )
         m, n = one_hot(ids, items, band, "price_band=")
         parts.append(m)
         names += n

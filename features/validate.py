@@ -9,6 +9,7 @@ negative number, conditionally required field, repeated key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -65,10 +66,11 @@ def parse_timestamps(s: pd.Series) -> pd.Series:
         return s.dt.tz_localize(CHINA_TZ)
     text = s.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {CHINA_TZ}]")
-    for pattern, unit in ((_EPOCH_S_RE, "s"), (_EPOCH_MS_RE, "ms")):
+    epochs: tuple[tuple[str, Literal["s", "ms"]], ...] = ((_EPOCH_S_RE, "s"), (_EPOCH_MS_RE, "ms"))
+    for pattern, unit in epochs:
         epoch = text.str.fullmatch(pattern, na=False)
         if epoch.any():  # a Unix epoch is an instant: UTC, shown in China time
-            num = pd.to_numeric(text[epoch], errors="coerce")
+            num = pd.Series(pd.to_numeric(text[epoch], errors="coerce"), index=text[epoch].index)
             out[epoch] = _in_range(pd.to_datetime(num, unit=unit, utc=True, errors="coerce"))
             text = text.mask(epoch)
     has_offset = text.str.contains(_OFFSET_RE, regex=True, na=False)

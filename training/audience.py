@@ -130,7 +130,9 @@ def resolve_theme(theme: Theme, items: pd.DataFrame) -> ThemeItems:
         if not e:
             continue
         by_id = ids == entry
-        by_text = (name.str.contains(e, regex=False) | (sub == e)).fillna(False) & ~by_id
+        # na=False: an item without a name or subcategory matches nothing (NA is not False)
+        by_text = name.str.contains(e, regex=False, na=False) | (sub == e).fillna(False)
+        by_text = by_text.astype(bool) & ~by_id.fillna(False).astype(bool)
         core |= by_id | by_text
         label = label.mask(label.isna() & by_id, item_names)
         label = label.mask(label.isna() & by_text, str(entry).strip())

@@ -1,7 +1,9 @@
 """Demand forecast: weekly units per item and per category for the next 1-4 weeks.
 
-One global gradient-boosted model (scikit-learn ``HistGradientBoostingRegressor``,
-Poisson loss) per level, trained on rows (series, origin week t, horizon h) with
+One global gradient-boosted model (scikit-learn ``HistGradientBoostingRegressor``) per
+level, fitted to log1p(units) with squared error (the back-transform expm1 of a tree
+ensemble's output stays within the range it was trained on, so a line of 30,000 units
+cannot overflow; ``target="poisson"`` keeps the log-link Poisson loss, capped), trained on rows (series, origin week t, horizon h) with
 features known at t:
 
 - the series' own past: units at t, t-1, t-2, t-3, means over 4 / 8 / 13 weeks, the
@@ -12,18 +14,22 @@ features known at t:
 - season: whether the target month is in the item's season (``items.season``), and for
   a category the share of its items in season,
 - signals: search / chat / live-comment mentions of the item's subcategory words in
-  the last week and the last 4 weeks (text segmented with jieba), and the live-streams
+  the last week and the last 4 weeks (Chinese names segmented with jieba, other names
+  split into lower-case words; no text at all means no signal), and the live-streams
   already scheduled to feature it in the target week (``live_sessions.item_ids``),
 - static: category, price, gift attribute, horizon.
 
-The baseline is seasonal-naive: the value 52 weeks before the target week, or, when
-the history is shorter than a season, the last observed week (naive). Accuracy is
-WAPE = sum |y - yhat| / sum y over the held-out (series, week) cells. Pure functions;
-no I/O.
+The baselines: seasonal-naive (the value 52 weeks before the target week, or, when the
+history is shorter than a season, the last observed week), Croston's method with the
+Syntetos-Boylan correction for intermittent demand, and the zero forecast. Accuracy is
+WAPE = sum |y - yhat| / sum y over the held-out (series, week) cells, per level, and
+apart for the top series by training volume and the rest (one huge item cannot hide the
+others). Pure functions; no I/O.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,6 +45,7 @@ KEY = "key"  # item_id or category
 Y = "units"
 YHAT = "forecast"
 BASELINE = "seasonal_naive"
+CROSTON = "croston"
 HORIZON = "horizon"
 ORIGIN = "origin"
 LEVEL = "level"
@@ -61,6 +68,13 @@ class ForecastConfig(BaseModel):
     learning_rate: float = Field(0.05, gt=0, description="Boosting learning rate.")
     max_leaf_nodes: int = Field(31, ge=2)
     min_samples_leaf: int = Field(20, ge=1)
+    target: Literal["log", "poisson"] = Field(
+        "log", description="log: squared error on log1p(units); poisson: log-link Poisson loss."
+    )
+    croston_alpha: float = Field(0.1, gt=0, le=1, description="Croston smoothing constant.")
+    top_share: float = Field(
+        0.05, gt=0, lt=1, description="Share of series (by training volume) scored apart as top."
+    )
     mentions: bool = Field(True, description="Use search / chat mention counts.")
     planned_lives: bool = Field(True, description="Use lives already scheduled for the week.")
     threads: int = Field(1, ge=1, description="OpenMP threads of the boosting fit.")
@@ -206,26 +220,55 @@ def in_season(items: pd.DataFrame, level: Level, weeks: pd.DatetimeIndex) -> pd.
     return pd.DataFrame(long.groupby([KEY, WEEK], as_index=False)["in_season"].mean())
 
 
-def _subcategory_words(items: pd.DataFrame) -> dict[str, list[str]]:
-    """Subcategory -> distinctive words of its items' names (jieba tokens in no other one)."""
+_WORD_RE = r"[^\W\d_]{3,}"  # a run of 3+ letters: a word of a non-Chinese name
+
+
+def name_words(names: pd.Series) -> pd.Series:
+    """Words of each name: jieba tokens of Chinese text (2+ characters), lower-case Latin words."""
     import logging
 
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+
+    def words(t: str) -> list[str]:
+        zh = [w for w in jieba.lcut(t) if len(w) >= 2 and not w.isascii()]
+        return zh + [w.lower() for w in re.findall(_WORD_RE, t) if w.isascii()]
+
+    return names.fillna("").astype(str).map(words)
+
+
+def _subcategory_words(items: pd.DataFrame) -> dict[str, list[str]]:
+    """Subcategory -> distinctive words of its items' names (words in no other one)."""
     cat = items.drop_duplicates(Col.ITEM_ID)
-    group = (cat[Col.SUBCATEGORY] if Col.SUBCATEGORY in cat.columns else cat[Col.CATEGORY]).astype(
-        "string"
+    group = _mention_group(cat)
+    names = cat[Col.NAME].astype("string").fillna("") if Col.NAME in cat.columns else None
+    if names is None or names.eq("").all():
+        return {}
+    uniq = pd.Series(names.unique(), dtype=object)
+    per = pd.DataFrame({Col.NAME: uniq, "w": name_words(uniq)}).explode("w").dropna()
+    if per.empty:
+        return {}
+    per = per.astype({Col.NAME: object, "w": object}).merge(
+        pd.DataFrame({Col.NAME: names.astype(object).to_numpy(), "g": group.to_numpy()}),
+        on=Col.NAME,
     )
-    names = cat[Col.NAME].astype("string").fillna("")
-    uniq = pd.Series(names.unique())
-    tok = uniq.map(lambda t: [w for w in jieba.lcut(t) if len(w) >= 2 and not w.isascii()])
-    per = pd.DataFrame({Col.NAME: uniq, "w": tok}).explode("w").dropna()
-    per = per.merge(pd.DataFrame({Col.NAME: names, "g": group}), on=Col.NAME)
     per = per.dropna(subset=["g"]).drop_duplicates(["w", "g"])
     owners = per.groupby("w")["g"].nunique()
     per = per[per["w"].map(owners) == 1]
     return {str(g): sorted(set(ws)) for g, ws in per.groupby("g")["w"]}
+
+
+def _mention_group(cat: pd.DataFrame) -> pd.Series:
+    """What a mention names: the subcategory, else the category (object dtype, NaN when none)."""
+    sub = cat[Col.SUBCATEGORY] if Col.SUBCATEGORY in cat.columns else None
+    group = cat[Col.CATEGORY].astype(object) if Col.CATEGORY in cat.columns else None
+    if sub is not None:
+        sub = sub.astype(object).where(sub.notna() & (sub.astype(str) != ""), None)
+        group = sub if group is None else sub.fillna(group)
+    if group is None:
+        return pd.Series(np.nan, index=cat.index, dtype=object)
+    return group.astype(object).where(pd.notna(group), np.nan)
 
 
 def mention_counts(
@@ -240,7 +283,7 @@ def mention_counts(
     empty = pd.DataFrame({KEY: [], WEEK: pd.DatetimeIndex([]), "mentions": []})
     if texts.empty or not words:
         return empty
-    hits = keyword_hits(texts[Col.TEXT].reset_index(drop=True), words)
+    hits = keyword_hits(texts[Col.TEXT].reset_index(drop=True).astype(str).str.lower(), words)
     if hits.empty:
         return empty
     wk = week_start(texts[Col.TS].reset_index(drop=True)).to_numpy()[hits["row"].to_numpy()]
@@ -248,10 +291,9 @@ def mention_counts(
     per_group = per_group.drop_duplicates().assign(n=1)  # one mention per text
     per_group = pd.DataFrame(per_group.groupby(["g", WEEK], as_index=False)["n"].sum())
     cat = items.drop_duplicates(Col.ITEM_ID)
-    group = (cat[Col.SUBCATEGORY] if Col.SUBCATEGORY in cat.columns else cat[Col.CATEGORY]).astype(
-        "string"
-    )
-    key_map = pd.DataFrame({"g": group.to_numpy(), KEY: series_keys(cat, level).to_numpy()})
+    key_map = pd.DataFrame(
+        {"g": _mention_group(cat).to_numpy(), KEY: series_keys(cat, level).to_numpy()}
+    ).dropna()
     if level == "category":
         key_map = key_map.drop_duplicates()
     out = per_group.merge(key_map, on="g")
@@ -432,6 +474,33 @@ def wape(y: np.ndarray | pd.Series, yhat: np.ndarray | pd.Series) -> float:
     return float(np.abs(y - yhat).sum() / den) if den > 0 else float("nan")
 
 
+def croston(y: np.ndarray, alpha: float = 0.1) -> np.ndarray:
+    """Croston's forecast (Syntetos-Boylan corrected) known at each column, for every row.
+
+    ``y`` is keys x weeks; column t of the result uses weeks up to and including t. Sizes
+    and intervals between non-zero weeks are smoothed with ``alpha``; the forecast per
+    week is (1 - alpha / 2) * size / interval, 0 before the first demand.
+    """
+    n_keys, n_w = y.shape
+    size = np.zeros(n_keys)
+    interval = np.ones(n_keys)
+    since = np.ones(n_keys)  # weeks since the last demand, counting this one
+    seen = np.zeros(n_keys, dtype=bool)
+    out = np.zeros((n_keys, n_w))
+    for t in range(n_w):  # weeks are few; each step is vectorised over keys
+        d = y[:, t]
+        hit = d > 0
+        first = hit & ~seen
+        later = hit & seen
+        size[first], interval[first] = d[first], since[first]
+        size[later] += alpha * (d[later] - size[later])
+        interval[later] += alpha * (since[later] - interval[later])
+        seen |= hit
+        since = np.where(hit, 1.0, since + 1.0)
+        out[:, t] = np.where(seen, (1 - alpha / 2) * size / np.maximum(interval, 1.0), 0.0)
+    return out
+
+
 @dataclass
 class Forecaster:
     """A fitted model and the feature columns it reads."""
@@ -439,21 +508,26 @@ class Forecaster:
     model: Any
     features: list[str]
     level: str
+    target: str = "log"
+    cap: float = float("inf")  # no forecast above this (a multiple of the largest week seen)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        """Non-negative forecasts for design rows."""
-        return np.clip(self.model.predict(rows[self.features].to_numpy(dtype=float)), 0, None)
+        """Non-negative, finite forecasts for design rows."""
+        raw = self.model.predict(rows[self.features].to_numpy(dtype=float))
+        with np.errstate(over="ignore"):
+            y = np.expm1(np.clip(raw, 0, 50)) if self.target == "log" else raw
+        return np.clip(np.nan_to_num(y, nan=0.0, posinf=self.cap), 0, self.cap)
 
 
 def fit(rows: pd.DataFrame, cfg: ForecastConfig, level: str) -> Forecaster:
-    """Fit the boosted Poisson model on design rows."""
+    """Fit the boosted model on design rows (log1p target, or Poisson)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     # an all-missing column (e.g. last season's value on a short history) carries nothing
     feats = [c for c in rows.columns if c not in FEATURES_EXCLUDED and rows[c].notna().any()]
     cat_mask = [c == "category_code" for c in feats]
     model = HistGradientBoostingRegressor(
-        loss="poisson",
+        loss="squared_error" if cfg.target == "log" else "poisson",
         max_iter=cfg.max_iter,
         learning_rate=cfg.learning_rate,
         max_leaf_nodes=cfg.max_leaf_nodes,
@@ -463,9 +537,37 @@ def fit(rows: pd.DataFrame, cfg: ForecastConfig, level: str) -> Forecaster:
     )
     from threadpoolctl import threadpool_limits
 
+    y = rows[Y].to_numpy(dtype=float)
+    target = np.log1p(y) if cfg.target == "log" else y
     with threadpool_limits(cfg.threads):  # shared machines: no oversubscription
-        model.fit(rows[feats].to_numpy(dtype=float), rows[Y].to_numpy(dtype=float))
-    return Forecaster(model, feats, level)
+        model.fit(rows[feats].to_numpy(dtype=float), target)
+    cap = 2.0 * float(y.max()) if len(y) else 0.0
+    return Forecaster(model, feats, level, cfg.target, max(cap, 1.0))
+
+
+def min_weeks(cfg: ForecastConfig) -> int:
+    """Full weeks of history the check needs: the history of one origin, one target, one test."""
+    return cfg.min_history_weeks + 2
+
+
+def split_wape(test: pd.DataFrame, train: pd.DataFrame, share: float) -> dict[str, float]:
+    """WAPE of model and baselines for the top series by training volume, and for the rest."""
+    volume = train.groupby(KEY)[Y].sum().sort_values(ascending=False, kind="stable")
+    n_top = max(1, int(np.ceil(share * len(volume)))) if len(volume) else 0
+    top = set(volume.index[:n_top])
+    is_top = test[KEY].isin(top).to_numpy()
+    out: dict[str, float] = {
+        "top_series": float(n_top),
+        "top_volume_share": float(volume.iloc[:n_top].sum() / volume.sum())
+        if volume.sum() > 0
+        else float("nan"),
+    }
+    for part, mask in (("top", is_top), ("rest", ~is_top)):
+        sub = test[mask]
+        out[f"wape_{part}"] = wape(sub[Y], sub[YHAT])
+        out[f"wape_baseline_{part}"] = wape(sub[Y], sub[BASELINE])
+        out[f"wape_croston_{part}"] = wape(sub[Y], sub[CROSTON])
+    return out
 
 
 def holdout(d: Design, cfg: ForecastConfig, level: str) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -473,10 +575,13 @@ def holdout(d: Design, cfg: ForecastConfig, level: str) -> tuple[pd.DataFrame, d
 
     Every (origin, horizon) whose target lies in the held-out weeks is scored; origins
     run from the last training week through the held-out weeks (features only use
-    weeks up to the origin). Returns the scored rows and WAPE of model and baseline.
+    weeks up to the origin). On a short history the held-out weeks shrink so that at
+    least ``min_history_weeks + 1`` weeks train. Returns the scored rows and WAPE of the
+    model and the baselines, overall, per horizon and for the top series apart.
     """
     n_w = len(d.weeks)
-    first_test = n_w - cfg.holdout_weeks
+    n_hold = max(1, min(cfg.holdout_weeks, n_w - cfg.min_history_weeks - 1))
+    first_test = n_w - n_hold
     origins = np.arange(cfg.min_history_weeks - 1, n_w - 1)
     rows = design_rows(d, origins, cfg.horizons, cfg.season_weeks)
     target_col = d.weeks.get_indexer(pd.DatetimeIndex(rows[WEEK]))
@@ -488,15 +593,21 @@ def holdout(d: Design, cfg: ForecastConfig, level: str) -> tuple[pd.DataFrame, d
     model = fit(train, cfg, level)
     test = test.assign(**{YHAT: model.predict(test)})
     test[BASELINE] = seasonal_naive(test, cfg.season_weeks, first_test)
+    cro = croston(d.y, cfg.croston_alpha)
+    kpos = d.keys.get_indexer(pd.Index(test[KEY]))
+    test[CROSTON] = cro[kpos, d.weeks.get_indexer(pd.DatetimeIndex(test[ORIGIN]))]
     metrics = {
         "wape": wape(test[Y], test[YHAT]),
         "wape_baseline": wape(test[Y], test[BASELINE]),
+        "wape_croston": wape(test[Y], test[CROSTON]),
+        "wape_zero": wape(test[Y], np.zeros(len(test))),
         "wape_mean4": wape(test[Y], test["mean4"].fillna(test["lag0"])),
         "train_rows": float(len(train)),
         "test_rows": float(len(test)),
-        "holdout_weeks": float(cfg.holdout_weeks),
+        "holdout_weeks": float(n_hold),
         "history_weeks": float(first_test),
         "baseline_is_seasonal": float(first_test >= cfg.season_weeks),
+        **split_wape(test, train, cfg.top_share),
     }
     for h in range(1, cfg.horizons + 1):
         part = test[test[HORIZON] == h]
@@ -515,7 +626,9 @@ def forecast_ahead(d: Design, cfg: ForecastConfig, level: str, n_future: int) ->
     last = design_rows(d, np.array([n_hist - 1]), cfg.horizons, cfg.season_weeks)
     last = last.assign(**{YHAT: model.predict(last)})
     last[BASELINE] = seasonal_naive(last, cfg.season_weeks, n_hist)
-    out = last[[KEY, WEEK, HORIZON, YHAT, BASELINE]].copy()
+    cro = croston(d.y[:, :n_hist], cfg.croston_alpha)[:, -1]
+    last[CROSTON] = cro[d.keys.get_indexer(pd.Index(last[KEY]))]
+    out = last[[KEY, WEEK, HORIZON, YHAT, BASELINE, CROSTON]].copy()
     out.insert(0, LEVEL, level)
     return out.reset_index(drop=True)
 

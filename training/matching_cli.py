@@ -126,10 +126,18 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _run(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    from pydantic import ValidationError
+
+    from features.errors import LinliInputError
+
     try:
         return fn(args)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
+    except (LinliInputError, FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # an option out of range: one line per bad field
+        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"{prog}: error: {bad}", file=sys.stderr)
         return 2
 
 
@@ -214,7 +222,8 @@ def _segments(args: argparse.Namespace) -> int:
         {"k": cl.k, "criterion": cl.criterion, "scores": cl.scores, "config": cfg.model_dump()},
     )
     seconds = time.perf_counter() - t0
-    print(f"segments: {cl.k} (by {cl.criterion}; tried {min(cl.scores)}..{max(cl.scores)})")
+    tried = f"tried {min(cl.scores)}..{max(cl.scores)}" if cl.scores else "no users"
+    print(f"segments: {cl.k} (by {cl.criterion}; {tried})")
     for pr in prof:
         cats = ", ".join(c["category"] for c in pr["top_categories"][:3])
         print(
@@ -439,6 +448,7 @@ def _forecast(args: argparse.Namespace) -> int:
         forecast_ahead,
         full_weeks,
         holdout,
+        min_weeks,
     )
 
     t0 = time.perf_counter()
@@ -460,7 +470,17 @@ def _forecast(args: argparse.Namespace) -> int:
         else None
     )
     lives = read(f, store.LIVE_SESSIONS)
-    weeks = full_weeks(baskets[Col.TS])
+    weeks = full_weeks(baskets[Col.TS]) if len(baskets) else pd.DatetimeIndex([])
+    if len(weeks) < min_weeks(cfg):
+        from features.errors import LinliInputError
+
+        raise LinliInputError(
+            f"the purchases span {len(weeks)} full week(s); the forecast needs at least "
+            f"{min_weeks(cfg)} ({cfg.min_history_weeks} of history, one to train, one to check)",
+            file=f / store.BASKETS,
+            column=Col.TS,
+            hint="add order / jielong events covering more weeks",
+        )
     levels: list[Level] = ["item", "category"] if args.level == "both" else [args.level]
     ahead, held, metrics = [], [], {}
     for level in levels:  # two levels
@@ -474,8 +494,14 @@ def _forecast(args: argparse.Namespace) -> int:
         ahead.append(forecast_ahead(fut, cfg, level, cfg.horizons))
         base = "seasonal-naive" if m["baseline_is_seasonal"] else "naive (history < a season)"
         print(
-            f"{level:>8}: held-out {cfg.holdout_weeks} weeks, WAPE {m['wape']:.3f} vs "
-            f"{base} {m['wape_baseline']:.3f} (4-week mean {m['wape_mean4']:.3f})"
+            f"{level:>8}: held-out {m['holdout_weeks']:.0f} weeks, WAPE {m['wape']:.3f} vs "
+            f"{base} {m['wape_baseline']:.3f}, Croston {m['wape_croston']:.3f}, "
+            f"zero {m['wape_zero']:.3f} (4-week mean {m['wape_mean4']:.3f})"
+        )
+        print(
+            f"{'':>8}  top {m['top_series']:.0f} by volume ({m['top_volume_share']:.0%} of units): "
+            f"WAPE {m['wape_top']:.3f} vs {m['wape_baseline_top']:.3f}; the rest: "
+            f"{m['wape_rest']:.3f} vs {m['wape_baseline_rest']:.3f} (Croston {m['wape_croston_rest']:.3f})"
         )
     out = args.out or default_out(f)
     out.mkdir(parents=True, exist_ok=True)
@@ -557,13 +583,16 @@ def _hosts(args: argparse.Namespace) -> int:
     if history is not None:
         history.to_parquet(paths[2], index=False)
     seconds = time.perf_counter() - t0
-    show = args.target or list(ranking[TARGET].drop_duplicates().head(5))
+    show = args.target or (
+        list(ranking[TARGET].drop_duplicates().head(5)) if TARGET in ranking.columns else []
+    )
     with pd.option_context("display.width", 220, "display.max_colwidth", 120):
         for tgt in show:
             r = ranking[ranking[TARGET] == tgt].head(3)
             print(f"{tgt}:")
             print(r[["rank", Col.HOST_ID, "name", Col.SCORE, "reasons"]].to_string(index=False))
-    print(f"host rankings for {ranking[TARGET].nunique()} targets -> {paths[0]}  ({seconds:.1f}s)")
+    n_targets = ranking[TARGET].nunique() if TARGET in ranking.columns else 0
+    print(f"host rankings for {n_targets} targets -> {paths[0]}  ({seconds:.1f}s)")
     with mlflow_run(not args.no_mlflow, "hosts", "hosts", f) as log_:
         log_(
             params={"hosts": cfg.model_dump(mode="json")},

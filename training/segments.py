@@ -227,6 +227,8 @@ def cluster(x: np.ndarray, cfg: SegmentConfig) -> Clustering:
     n = len(x)
     if n == 0:
         return Clustering(np.zeros(0, np.int64), 0, {}, cfg.criterion)
+    if x.shape[1] == 0 or n < 3:  # nothing to tell users apart by: one segment
+        return Clustering(np.zeros(n, np.int64), 1, {1: -1.0}, cfg.criterion)
     dims = max(1, min(cfg.components, x.shape[1], n - 1))
     z = PCA(n_components=dims, random_state=cfg.seed).fit_transform(x) if dims > 0 else x
     k_hi = max(1, min(cfg.k_max, n - 1))
