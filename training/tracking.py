@@ -409,6 +409,7 @@ def log_training(
     cfg = model.config.model_dump(mode="json")
     set_tags({TAG_RUN_TYPE: "training", TAG_MODEL_KIND: cfg.get("kind", "")})
     log_params(cfg)
+    log_params(model.fitted_params(), prefix="fitted.")
     if extra_params:
         log_params(extra_params)
     info = data_info(data, data_path)

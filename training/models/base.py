@@ -63,6 +63,14 @@ class Recommender(ABC):
         self.fitted = True
         return self
 
+    def fitted_params(self) -> dict[str, Any]:
+        """What fitting chose beyond the config (logged to MLflow as `fitted.*` params).
+
+        The base: the matrix shape; a model that picks values at fit time adds them.
+        """
+        self._check_fitted()
+        return {"n_users": int(self.n_users), "n_items": int(self.n_items)}
+
     def score(self, users: np.ndarray | list[int]) -> np.ndarray:
         """Scores of every item for each user index."""
         self._check_fitted()

@@ -114,6 +114,23 @@ class RepeatBlend(Recommender):
         self.counts = sp.csr_matrix(data.purchases, dtype=np.float32)
         self.ages = sp.csr_matrix(data.last_purchase_age, dtype=np.float32)
 
+    def fitted_params(self) -> dict[str, Any]:
+        """The chosen mix: repeat weight, base share, half-life (None = no recency), and how."""
+        out = super().fitted_params()
+        best = max(self.tuning, key=lambda t: t["recall"] or 0.0) if self.tuning else None
+        out.update(
+            {
+                "weight": float(self.weight_),
+                "base_share": float(self.base_share_),
+                "half_life_days": None if self.half_life_ is None else float(self.half_life_),
+                "chosen_by": "config" if self.config.weight is not None else "inner holdout",
+                "inner_recall": None if best is None else best["recall"],
+            }
+        )
+        if self.base_model is not None:
+            out.update({f"base.{k}": v for k, v in self.base_model.fitted_params().items()})
+        return out
+
     def _tune(self, data: Interactions) -> tuple[float, float, float | None]:
         c = self.config
         fallback = (0.5, c.base_share, c.half_lives[0] if c.half_lives else c.half_life_days)
