@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from features import store
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
+from features.progress import Steps
 from features.schema import LIST_SEP, Col, EventType
 from features.settings import Settings, load_settings
 from serving import artifacts as art
@@ -323,12 +324,30 @@ def export_bundle(
     matching_dirs: list[Path] | None = None,
     interest_keywords: dict[str, list[str]] | None = None,
     top_m: int = DEFAULT_TOP_M,
+    progress: bool = True,
 ) -> Path:
     """Write the bundle for `variants` ({alias: model}) over the feature store in `features`."""
     features = Path(features)
     if "champion" not in variants:
         raise ValueError("export needs a 'champion' variant")
     t0 = time.perf_counter()
+    with Steps("linli export", 3 + len(variants), enabled=progress) as steps:
+        with steps.step("read the feature store"):
+            inter, rest = _feature_tables(features)
+        with steps.step("item neighbours"):
+            neighbours = item_neighbours(inter.purchases)
+        varr = {}
+        for alias, v in variants.items():
+            with steps.step(f"top-{top_m} of {alias} for {len(inter.users):,} users"):
+                varr[alias] = variant_arrays(v, inter.users, inter.items, top_m)
+        with steps.step("write the bundle"):
+            path = _write(features, out, inter, rest, neighbours, varr, matching_dirs, interest_keywords)  # fmt: skip
+    log.info("bundle %s written in %.1fs", path, time.perf_counter() - t0)
+    return path
+
+
+def _feature_tables(features: Path) -> tuple[Interactions, dict[str, Any]]:
+    """The matrices and every feature-store table the bundle carries, indexed for serving."""
     inter = Interactions.load(features / store.MATRIX_DIR)
     users, items = inter.users, inter.items
     identity = _read(features, store.IDENTITY)
@@ -366,9 +385,31 @@ def export_bundle(
     hosts = _read(features, store.HOSTS)
     if hosts is not None and Col.TAGS in hosts.columns:
         hosts = hosts.assign(**{Col.TAGS: hosts[Col.TAGS].astype("string").fillna("")})
-    log.info("feature tables read in %.1fs", time.perf_counter() - t0)
-    neighbours = item_neighbours(inter.purchases)
-    varr = {alias: variant_arrays(v, users, items, top_m) for alias, v in variants.items()}
+    rest = {
+        "ident": ident,
+        "catalogue": catalogue,
+        "cons": cons,
+        "groups": groups,
+        "gm": gm,
+        "profile": profile,
+        "user_tags": user_tags,
+        "activity": activity,
+        "hosts": hosts,
+        "snapshot": snapshot,
+    }
+    return inter, rest
+
+
+def _write(
+    features: Path,
+    out: Path | str,
+    inter: Interactions,
+    rest: dict[str, Any],
+    neighbours: sp.csr_matrix,
+    varr: dict[str, dict[str, Any]],
+    matching_dirs: list[Path] | None,
+    interest_keywords: dict[str, list[str]] | None,
+) -> Path:
     from training.tracking import matrix_digest
 
     digest = matrix_digest(inter)
@@ -378,31 +419,29 @@ def export_bundle(
     meta = {
         "features_dir": str(features.resolve()),
         "data_digest": digest,
-        "snapshot": str(snapshot),
+        "snapshot": str(rest["snapshot"]),
         "interest_keywords": interest_keywords or {},
         "list_sep": LIST_SEP,
     }
-    path = art.write_bundle(
+    return art.write_bundle(
         out,
-        users=users.ids,
-        identifiers=ident,
-        items=catalogue,
+        users=inter.users.ids,
+        identifiers=rest["ident"],
+        items=rest["catalogue"],
         purchases=inter.purchases,
         last_purchase_age=inter.last_purchase_age,
-        constraint_tags=cons,
-        groups=groups,
-        group_members=gm,
+        constraint_tags=rest["cons"],
+        groups=rest["groups"],
+        group_members=rest["gm"],
         item_neighbours=neighbours,
         variants=varr,
-        user_profile=profile,
-        user_tags=user_tags,
-        user_activity=activity,
-        hosts=hosts,
+        user_profile=rest["profile"],
+        user_tags=rest["user_tags"],
+        user_activity=rest["activity"],
+        hosts=rest["hosts"],
         tables=tables,
         meta=meta,
     )
-    log.info("bundle %s written in %.1fs", path, time.perf_counter() - t0)
-    return path
 
 
 def registry_variants(

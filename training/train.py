@@ -36,6 +36,7 @@ import numpy as np
 
 from features import store
 from features.matrix import Interactions
+from features.progress import Steps
 from features.settings import Settings, load_settings
 
 log = logging.getLogger("linli.train")
@@ -150,6 +151,7 @@ def train(
     run_name: str | None = None,
     nested: bool = False,
     tags: dict[str, str] | None = None,
+    progress: bool = False,
 ) -> TrainOutcome:
     """Holdout metrics, (re)fit, log, register and alias one model; see the module doc."""
     from experiments.evaluate import seeded_params
@@ -158,41 +160,48 @@ def train(
 
     settings = settings or load_settings()
     params = seeded_params(kind, dict(params or {}), settings.seed)
-    data = load_matrix(features_dir)
-    fold = holdout_fold(data, features_dir, settings, holdout, holdout_days)
-    metrics: dict[str, float] = {}
-    holdout_info: dict[str, Any] = {"split": "none"}
-    if fold is not None:
-        metrics = fit_and_score(kind, params, fold, TRAIN_KS)
-        metrics["holdout_fit_seconds"] = metrics.pop("fit_seconds")
-        holdout_info = {**fold.info, "digest": tracking.matrix_digest(fold.train)}
-        log.info(
-            "holdout (%s, %s users): recall@10 %.4f ndcg@10 %.4f",
-            holdout_info.get("split"),
-            holdout_info.get("eval_users"),
-            metrics.get("recall_at_10", float("nan")),
-            metrics.get("ndcg_at_10", float("nan")),
-        )
-    fit_data = data if refit or fold is None else fold.train
-    model = build_model(kind, **params)
-    t0 = time.perf_counter()
-    model.fit(fit_data)
-    fit_s = time.perf_counter() - t0
-    with tracking.run(
-        run_name or f"train-{kind}", settings, nested=nested, tags=tags or {}
-    ) as run_id:
-        rec = tracking.log_training(
-            model,
-            fit_data,
-            Path(features_dir) / store.MATRIX_DIR,
-            metrics,
-            fit_s,
-            settings,
-            register=register,
-            alias=alias,
-            extra_params={"refit_on_all_data": refit, "holdout": holdout_info.get("split")},
-            holdout=holdout_info if fold is not None else None,
-        )
+    with Steps(f"linli train {kind}", 4, enabled=progress) as steps:
+        with steps.step("load the matrix"):
+            data = load_matrix(features_dir)
+        with steps.step("holdout: fit and score"):
+            fold = holdout_fold(data, features_dir, settings, holdout, holdout_days)
+            metrics: dict[str, float] = {}
+            holdout_info: dict[str, Any] = {"split": "none"}
+            if fold is not None:
+                metrics = fit_and_score(kind, params, fold, TRAIN_KS)
+                metrics["holdout_fit_seconds"] = metrics.pop("fit_seconds")
+                holdout_info = {**fold.info, "digest": tracking.matrix_digest(fold.train)}
+                log.info(
+                    "holdout (%s, %s users): recall@10 %.4f ndcg@10 %.4f",
+                    holdout_info.get("split"),
+                    holdout_info.get("eval_users"),
+                    metrics.get("recall_at_10", float("nan")),
+                    metrics.get("ndcg_at_10", float("nan")),
+                )
+        fit_data = data if refit or fold is None else fold.train
+        model = build_model(kind, **params)
+        with steps.step(f"fit on {fit_data.shape[0]:,} users x {fit_data.shape[1]:,} items"):
+            t0 = time.perf_counter()
+            model.fit(fit_data)
+            fit_s = time.perf_counter() - t0
+        with (
+            steps.step("log to MLflow and register"),
+            tracking.run(
+                run_name or f"train-{kind}", settings, nested=nested, tags=tags or {}
+            ) as run_id,
+        ):
+            rec = tracking.log_training(
+                model,
+                fit_data,
+                Path(features_dir) / store.MATRIX_DIR,
+                metrics,
+                fit_s,
+                settings,
+                register=register,
+                alias=alias,
+                extra_params={"refit_on_all_data": refit, "holdout": holdout_info.get("split")},
+                holdout=holdout_info if fold is not None else None,
+            )
     return TrainOutcome(
         kind,
         model.config.model_dump(mode="json"),
@@ -255,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             refit=not args.no_refit,
             register=not args.no_register,
             run_name=args.run_name,
+            progress=True,
         )
     except (ValueError, ValidationError, FileNotFoundError) as exc:
         print(f"linli train: error: {exc}", file=sys.stderr)
