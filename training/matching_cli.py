@@ -436,6 +436,9 @@ def forecast_main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout-weeks", type=int, default=None)
     p.add_argument("--no-mentions", action="store_true", help="leave search/chat signals out")
     p.add_argument("--no-lives", action="store_true", help="leave scheduled lives out")
+    p.add_argument(
+        "--target", choices=["log", "poisson"], default=None, help="model target (default log)"
+    )
     return _run(_forecast, p.parse_args(argv), "linli forecast")
 
 
@@ -462,6 +465,8 @@ def _forecast(args: argparse.Namespace) -> int:
         upd["mentions"] = False
     if args.no_lives:
         upd["planned_lives"] = False
+    if args.target is not None:
+        upd["target"] = args.target
     cfg = ForecastConfig(**upd)
     baskets, items = need(f, store.BASKETS), need(f, store.ITEMS)
     events = (
