@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -81,8 +82,11 @@ def _with_user(
 
 
 def _ref_user(refs: pd.Series, identity: Identity) -> pd.Series:
-    t, v = split_key(refs)
-    return identity.lookup(t, v)
+    """The user_id behind each `type:value` reference; each distinct reference resolved once."""
+    codes, uniq = pd.factorize(refs.astype("string"), use_na_sentinel=True)
+    t, v = split_key(pd.Series(uniq, dtype="string"))
+    users = np.append(identity.lookup(t, v).to_numpy(dtype=object), None)  # code -1 -> missing
+    return pd.Series(users[codes], index=refs.index, dtype="string")
 
 
 def catalogue(items: pd.DataFrame | None, events: pd.DataFrame) -> pd.DataFrame:
