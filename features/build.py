@@ -85,7 +85,7 @@ def _ref_user(refs: pd.Series, identity: Identity) -> pd.Series:
     """The user_id behind each `type:value` reference; each distinct reference resolved once."""
     codes, uniq = pd.factorize(refs.astype("string"), use_na_sentinel=True)
     t, v = split_key(pd.Series(uniq, dtype="string"))
-    users = np.append(identity.lookup(t, v).to_numpy(dtype=object), None)  # code -1 -> missing
+    users = np.concatenate([identity.lookup(t, v).to_numpy(dtype=object), np.array([None])])
     return pd.Series(users[codes], index=refs.index, dtype="string")
 
 
