@@ -169,8 +169,9 @@ def tune(
     """Run (or resume) a study, log every trial, refit the best; returns a summary dict."""
     import optuna
 
-    from experiments.evaluate import basket_folds, evaluate_model, load_baskets, seeded_params
     from training import tracking
+    from training.evaluation.folds import basket_folds, load_baskets
+    from training.evaluation.leaderboard import evaluate_model, seeded_params
 
     if kind not in SEARCH_SPACES:
         raise ValueError(f"no search space for {kind!r}; have {sorted(SEARCH_SPACES)}")
@@ -178,7 +179,7 @@ def tune(
         raise ValueError("give --features DIR or --dataset NAME --src DIR")
     ks = (5, 10, 20)
     if features is not None:
-        from training.train import holdout_fold, load_matrix
+        from training.evaluation.folds import holdout_fold, load_matrix
 
         data = load_matrix(features)
         val_fold = holdout_fold(data, features, settings, "auto", holdout_days, validation=True)

@@ -13,7 +13,7 @@ A fitted :class:`~training.models.Recommender` is logged as an MLflow *pyfunc* m
 ``settings.tracking.registered_model``; :func:`load_recommender` turns a version or an
 alias (``champion``, ``challenger``) back into a Recommender.
 
-Metric names are the ones of :mod:`experiments.metrics` (``recall_at_10``,
+Metric names are the ones of :mod:`training.evaluation.metrics` (``recall_at_10``,
 ``ndcg_at_10``, ...) in every run, so the MLflow compare view lines any runs up.
 
 CLI: ``linli alias set --version N --alias champion``, ``linli alias show``,

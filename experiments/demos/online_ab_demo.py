@@ -1,6 +1,6 @@
 """An online A/B on the synthetic world: serve two variants, log exposures, simulate what people do next.
 
-``python -m experiments.online_ab_demo --features WORK/features [--champion repeat] [--challenger popularity]``
+``python -m experiments.demos.online_ab_demo --features WORK/features [--champion repeat] [--challenger popularity]``
 
 1. The newest ``--holdout-days`` of the feature store are held out; both models are fit on
    the events before the cut and exported into one serving bundle (champion, challenger).
@@ -44,9 +44,9 @@ def run_demo(
     import httpx
 
     from experiments import online_ab as O
-    from experiments.evaluate import features_fold
     from serving.cli import free_port, server_env, start_server, stop_server
     from serving.exposures import read_exposures
+    from training.evaluation.folds import features_fold
     from training.export import ExportVariant, export_bundle
     from training.models import build_model
 
@@ -120,7 +120,7 @@ def run_demo(
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the online A/B story on a feature store."""
     p = argparse.ArgumentParser(
-        prog="python -m experiments.online_ab_demo", description=__doc__.split("\n\n")[0]
+        prog="python -m experiments.demos.online_ab_demo", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
     p.add_argument("--out", type=Path, default=None, help="output folder (WORK/online_ab_demo)")

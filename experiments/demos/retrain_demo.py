@@ -1,6 +1,6 @@
 """The retraining loop on a two-month synthetic world: month 1 trains the champion, month 2 arrives.
 
-``python -m experiments.retrain_demo --out work/retrain-demo [--people 6000] [--serve]``
+``python -m experiments.demos.retrain_demo --out work/retrain-demo [--people 6000] [--serve]``
 
 1. ``linli synth`` a world of ``--months`` (2) months; its events are cut at the start of
    the last month into ``data/events/<month>.parquet`` parts (live sessions likewise), the
@@ -107,11 +107,11 @@ def _hammer(url: str, users: list[str], stop: threading.Event, result: dict[str,
 
 def run_demo(out: Path, people: int, months: int, seed: int, serve: bool) -> dict[str, Any]:
     """The whole story; returns the summary written to ``OUT/retrain_demo.json``."""
+    from experiments.retrain import RetrainConfig, retrain
     from features.build import run as build_features
     from features.synth import SynthConfig, generate, write_world
     from training import tracking
     from training.export import export_bundle, registry_variants
-    from training.retrain import RetrainConfig, retrain
     from training.train import train
 
     t_start = time.perf_counter()
@@ -227,7 +227,7 @@ def _outcome(o: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the two-month retraining story and print what happened."""
     p = argparse.ArgumentParser(
-        prog="python -m experiments.retrain_demo", description=__doc__.split("\n\n")[0]
+        prog="python -m experiments.demos.retrain_demo", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--out", type=Path, default=Path("work/retrain-demo"))
     p.add_argument("--people", type=int, default=6000)

@@ -12,6 +12,7 @@ from loop_world import loop_world
 from experiments import ab
 from features.matrix import IdMap
 from features.settings import Settings
+from training.evaluation import compare as C
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -21,18 +22,18 @@ def test_paired_bootstrap_recovers_a_known_difference() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(0.30, 0.1, 2000)
     b = a + 0.02 + rng.normal(0, 0.02, 2000)  # paired: the user effect cancels
-    r = ab.paired_bootstrap(a, b, n_boot=500, seed=1)
+    r = C.paired_bootstrap(a, b, n_boot=500, seed=1)
     assert r["n"] == 2000 and r["ci_low"] < 0.02 < r["ci_high"]
     assert r["ci_low"] > 0 and r["p_value"] < 0.01
     assert r["ci_high"] - r["ci_low"] < 0.005  # pairing makes it tight
-    same = ab.paired_bootstrap(a, a, n_boot=200)
+    same = C.paired_bootstrap(a, a, n_boot=200)
     assert same["diff"] == 0 and same["ci_low"] == 0 and same["ci_high"] == 0
 
 
 def test_paired_bootstrap_skips_nan_pairs_and_is_seeded() -> None:
     a = np.array([0.1, np.nan, 0.3, 0.5, 0.2, 0.4])
     b = np.array([0.2, 0.9, np.nan, 0.6, 0.2, 0.5])
-    r1, r2 = ab.paired_bootstrap(a, b, 300, seed=5), ab.paired_bootstrap(a, b, 300, seed=5)
+    r1, r2 = C.paired_bootstrap(a, b, 300, seed=5), C.paired_bootstrap(a, b, 300, seed=5)
     assert r1 == r2 and r1["n"] == 4
     assert r1["diff"] == pytest.approx(np.mean([0.1, 0.1, 0.0, 0.1]))
 
@@ -45,10 +46,8 @@ def test_compare_users_per_segment_with_small_segments_left_without_ci() -> None
     seg = pd.Series(
         np.where(np.arange(n) < 200, "big", np.where(np.arange(n) < 290, "mid", "tiny"))
     )
-    t = ab.compare_users(
-        champ, chall, ["recall_at_10", "ndcg_at_10"], seg, n_boot=200, min_users=20
-    )
-    assert list(t.columns) == ab.TABLE_COLUMNS
+    t = C.compare_users(champ, chall, ["recall_at_10", "ndcg_at_10"], seg, n_boot=200, min_users=20)
+    assert list(t.columns) == C.TABLE_COLUMNS
     assert set(t["segment"]) == {"all", "big", "mid", "tiny"} and len(t) == 8
     big = t[(t.segment == "big") & (t.metric == "recall_at_10")].iloc[0]
     mid = t[(t.segment == "mid") & (t.metric == "recall_at_10")].iloc[0]
@@ -59,24 +58,24 @@ def test_compare_users_per_segment_with_small_segments_left_without_ci() -> None
 
 
 def test_variant_spec_parse() -> None:
-    assert ab.VariantSpec.parse("champion", "alias:champion").alias == "champion"
-    assert ab.VariantSpec.parse("c", "version:3").version == "3"
-    spec = ab.VariantSpec.parse("c", "model:als", {"factors": 8})
+    assert C.VariantSpec.parse("champion", "alias:champion").alias == "champion"
+    assert C.VariantSpec.parse("c", "version:3").version == "3"
+    spec = C.VariantSpec.parse("c", "model:als", {"factors": 8})
     assert spec.kind == "als" and spec.params == {"factors": 8} and not spec.registered
-    assert ab.VariantSpec.parse("c", "popularity").label == "model:popularity"
+    assert C.VariantSpec.parse("c", "popularity").label == "model:popularity"
     for bad in ("alias:", "nope:x"):
         with pytest.raises(ValueError):
-            ab.VariantSpec.parse("c", bad)
+            C.VariantSpec.parse("c", bad)
 
 
 def test_choose_mode_freezes_only_models_that_never_saw_the_holdout() -> None:
     info = {"split": "temporal", "cutoff": "2026-10-17 10:00:00+08:00"}
     before, after = pd.Timestamp("2026-09-30T23:00+08:00"), pd.Timestamp("2026-10-31T23:00+08:00")
-    assert ab.choose_mode("auto", before, info) == "frozen"
-    assert ab.choose_mode("auto", after, info) == "refit"
-    assert ab.choose_mode("auto", None, info) == "refit"
-    assert ab.choose_mode("auto", before, {"split": "next-basket"}) == "refit"
-    assert ab.choose_mode("frozen", after, info) == "frozen"
+    assert C.choose_mode("auto", before, info) == "frozen"
+    assert C.choose_mode("auto", after, info) == "refit"
+    assert C.choose_mode("auto", None, info) == "refit"
+    assert C.choose_mode("auto", before, {"split": "next-basket"}) == "refit"
+    assert C.choose_mode("frozen", after, info) == "frozen"
 
 
 # -- on the synthetic world ------------------------------------------------------------------
@@ -93,23 +92,23 @@ def test_frozen_model_scores_known_users_and_falls_back_for_the_others(world: Pa
         load_matrix(world / "features"), world / "features", Settings(), "temporal", 14
     )
     model = build_model("p_topfreq").fit(fold.train)
-    full, _ = ab.frozen_recommendations(model, None, None, fold, 10)
+    full, _ = C.frozen_recommendations(model, None, None, fold, 10)
     # the same model seen through id maps that lack half of the evaluated users
     known = fold.train.users.ids.copy()
     hidden = set(fold.eval_ids[::2])
     masked = np.array([u if u not in hidden else f"gone:{u}" for u in known], dtype=object)
-    recs, info = ab.frozen_recommendations(model, IdMap(masked), fold.train.items, fold, 10)
+    recs, info = C.frozen_recommendations(model, IdMap(masked), fold.train.items, fold, 10)
     assert info["fallback_users"] == len(hidden)
-    popular = ab.popular_items(fold, 10)
+    popular = C.popular_items(fold, 10)
     rows = np.isin(fold.eval_ids, list(hidden))
     assert (recs[rows] == popular).all() and (recs[~rows] == full[~rows]).all()
 
 
 def test_configs_on_the_same_holdout_detect_the_worse_challenger(world: Path) -> None:
-    res = ab.run_ab(
+    res = C.run_ab(
         world / "features",
-        ab.VariantSpec("champion", kind="p_topfreq"),
-        ab.VariantSpec("challenger", kind="popularity"),
+        C.VariantSpec("champion", kind="p_topfreq"),
+        C.VariantSpec("challenger", kind="popularity"),
         Settings(),
         n_boot=300,
     )
@@ -142,10 +141,10 @@ def test_registered_versions_logged_as_parent_and_children(
                 tracked,
                 alias=alias,
             )
-    res = ab.run_ab(
+    res = C.run_ab(
         world / "features",
-        ab.VariantSpec("champion", alias="champion"),
-        ab.VariantSpec("challenger", alias="challenger"),
+        C.VariantSpec("champion", alias="champion"),
+        C.VariantSpec("challenger", alias="challenger"),
         tracked,
         n_boot=200,
     )

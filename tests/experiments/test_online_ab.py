@@ -94,8 +94,8 @@ def test_analyse_flags_a_sample_ratio_mismatch() -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Champion p_topfreq vs a popularity-only challenger served 50/50 over HTTP to warm users."""
-    from experiments.evaluate import features_fold
     from serving.cli import free_port, server_env, start_server, stop_server
+    from training.evaluation.folds import features_fold
     from training.export import ExportVariant, export_bundle
     from training.models import build_model
 

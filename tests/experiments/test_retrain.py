@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from loop_world import empty_mlflow, end_runs, loop_world
 
+from experiments import retrain as R
 from features.settings import Settings
-from training import retrain as R
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -88,7 +88,7 @@ def test_fingerprint_and_key_follow_the_data_and_the_config(tmp_path: Path) -> N
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Month 1 -> champion v1 -> bundle -> a running server; month 2's files ready to arrive."""
-    from experiments.retrain_demo import month_cut, split_world
+    from experiments.demos.retrain_demo import month_cut, split_world
     from features.build import run as build_features
     from serving.cli import free_port, server_env, start_server, stop_server
     from training import tracking
@@ -165,7 +165,7 @@ def test_month_two_failure_leaves_the_champion_then_promotion_reaches_the_server
     import mlflow
 
     from experiments import ab
-    from experiments.retrain_demo import arrive
+    from experiments.demos.retrain_demo import arrive
 
     s, tracking = story, story["tracking"]
     settings: Settings = s["settings"]

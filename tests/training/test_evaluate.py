@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 
 from experiments import evaluate as E
-from experiments.split import BASKET
 from features.schema import Col
 from features.settings import Settings
+from training.evaluation import folds as F
+from training.evaluation import leaderboard as L
+from training.evaluation.split import BASKET
 from training.models import REGISTRY
 
 KINDS = ["popularity", "p_topfreq"]
@@ -100,10 +102,10 @@ def write_instacart(root: Path, lines: pd.DataFrame) -> Path:
 
 def test_fold_never_shows_test_futures() -> None:
     lines = basket_lines()
-    fold = next(E.basket_folds(lines, [1], Settings()))
+    fold = next(F.basket_folds(lines, [1], Settings()))
     assert fold.truth.shape == (len(fold.eval_users), fold.train.shape[1])
     # the fit matrix holds no purchase from a test user's last basket that is not in their history
-    last = lines[E.BASKET] == lines.groupby(Col.USER_ID)[E.BASKET].transform("max")
+    last = lines[F.BASKET] == lines.groupby(Col.USER_ID)[F.BASKET].transform("max")
     for row, u in enumerate(fold.eval_ids[:10]):
         hist = set(lines.loc[(lines[Col.USER_ID] == u) & ~last, Col.ITEM_ID])
         seen = set(fold.train.items.ids[fold.train.purchases[fold.eval_users[row]].indices])
@@ -115,8 +117,8 @@ def test_fold_never_shows_test_futures() -> None:
 
 def test_leaderboard_models_x_seeds(tmp_path: Path) -> None:
     lines = basket_lines()
-    folds = E.basket_folds(lines, [0, 1], Settings())
-    board = E.run_leaderboard(
+    folds = F.basket_folds(lines, [0, 1], Settings())
+    board = L.run_leaderboard(
         "toy", folds, KINDS, (5, 10), tmp_path / "recs", progress=False, info={"seeds": 2}
     )
     assert set(board.table.index) == set(KINDS) and (board.table["seeds"] == 2).all()
@@ -134,7 +136,7 @@ def test_leaderboard_models_x_seeds(tmp_path: Path) -> None:
     recs = json.loads((tmp_path / "recs" / "popularity.json").read_text())
     split = json.loads((tmp_path / "recs" / "split.json").read_text())
     assert split["seed"] == 0 and sorted(recs) == sorted(split["users"])
-    assert all(len(v) == min(E.RECS_K, 15) for v in recs.values())
+    assert all(len(v) == min(L.RECS_K, 15) for v in recs.values())
     assert set().union(*recs.values()) <= set(lines[Col.ITEM_ID])
 
     paths = E.write_outputs(board, tmp_path / "out", "linli evaluate ...")
@@ -145,9 +147,9 @@ def test_leaderboard_models_x_seeds(tmp_path: Path) -> None:
 
 def test_a_failing_model_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(REGISTRY, "broken", "training.models.popularity:NoSuchClass")
-    board = E.run_leaderboard(
+    board = L.run_leaderboard(
         "toy",
-        E.basket_folds(basket_lines(), [0], Settings()),
+        F.basket_folds(basket_lines(), [0], Settings()),
         ["broken", "popularity"],
         (5,),
         progress=False,
@@ -157,8 +159,8 @@ def test_a_failing_model_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) 
 
 def test_load_tafeng_and_instacart_files(tmp_path: Path) -> None:
     lines = basket_lines(20)
-    t = E.load_baskets("tafeng", write_tafeng(tmp_path / "tafeng", lines))
-    i = E.load_baskets("instacart", write_instacart(tmp_path / "instacart", lines))
+    t = F.load_baskets("tafeng", write_tafeng(tmp_path / "tafeng", lines))
+    i = F.load_baskets("instacart", write_instacart(tmp_path / "instacart", lines))
     key = [Col.USER_ID, BASKET, Col.ITEM_ID]
     expected = lines.drop_duplicates().sort_values(key).reset_index(drop=True)
     for got in (t, i):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import ndcg_score
 
-from experiments import metrics as M
+from training.evaluation import metrics as M
 
 
 def _d(rank: int) -> float:

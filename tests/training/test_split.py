@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.split import (
+from features.schema import Col
+from training.evaluation.split import (
     BASKET,
     last_basket_split,
     next_basket_split,
@@ -15,7 +16,6 @@ from experiments.split import (
     temporal_split,
     user_split,
 )
-from features.schema import Col
 
 
 def _lines(n_users: int = 50) -> pd.DataFrame:
