@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from ingest_rows import ev
 from serving_world import shared_bundle
-from test_ingest import ev
 
 from serving.cli import free_port, server_env, start_server, stop_server
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from ingest_rows import MIXED, ev
 from serving_world import shared_bundle
-from test_ingest import MIXED, ev
 
 from features.event_store import open_store
 from serving.cli import free_port, server_env, start_server, stop_server

@@ -15,7 +15,7 @@ from features.schema import CHINA_TZ, TABLES, Col, EventType
 
 # ../shared/datasets beside the repository (as CI lays it out); LINLI_DATASETS overrides
 REAL = Path(
-    os.environ.get("LINLI_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    os.environ.get("LINLI_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets")
 )
 ENUM = set(TABLES["events"].column(Col.EVENT_TYPE).enum or ())
 

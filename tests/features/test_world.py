@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.corrupt import corrupt_dir
+from experiments.checks.corrupt import corrupt_dir
 from features import store
 from features.build import run
 from features.identity import id_keys

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ingest_rows import MIXED, ev
 from pg_server import postgres_server
 from serving_world import shared_bundle
 
@@ -32,39 +33,6 @@ from serving.ingest import answer, changes_of, counts, prepare
 from serving.runtime import Busy, WriteQueue
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def ev(i: int | str, **kw: Any) -> dict[str, Any]:
-    """A valid order event."""
-    base: dict[str, Any] = {
-        "event_id": f"e{i}",
-        "ts": "2026-06-01T09:30:00+08:00",
-        "event_type": "order",
-        "id_type": "wecom",
-        "id_value": f"w{i}",
-        "item_id": "fruit-1",
-        "quantity": 2,
-        "amount": 59.8,
-        "order_id": f"o{i}",
-        "group_id": "g1",
-    }
-    return {**base, **kw}
-
-
-MIXED: list[Any] = [
-    ev(1),
-    ev(2, event_type="teleport"),  # unknown enum
-    ev(3, ts="yesterday-ish"),  # bad timestamp
-    ev(4, quantity=-1),  # negative
-    ev(5, order_id=None),  # order without order_id
-    ev(6, event_type="search", item_id=None, order_id=None, text="减脂餐", channel="miniapp"),
-    ev(1),  # same event again in the batch
-    "not an object",
-    ev(9, text={"nested": True}),
-    ev(10, ts=None),
-    ev(11, amount="12,5"),
-    ev(12, ts="2026-06-01 10:00:00", shop="A"),  # no offset = China time; extra field kept
-]
 
 
 # -- the pure part --------------------------------------------------------------------------
