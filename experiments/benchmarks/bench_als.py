@@ -1,6 +1,6 @@
 """Benchmark: ALS seconds per iteration on a synthetic world of at least 1 million interactions.
 
-`python -m experiments.bench_als [--people 25000]` generates a world, builds its
+`python -m experiments.benchmarks.bench_als [--people 25000]` generates a world, builds its
 feature store, and fits the `als` model (64 factors, 15 iterations, event-weighted
 interactions) with one BLAS thread and implicit's `num_threads` 1 and 2. The
 one-thread fit is the configuration Linli ships; the ratio says what a second
@@ -25,7 +25,9 @@ from training.models import build_model
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: build (or reuse) the world, time ALS fits, print seconds per iteration."""
-    p = argparse.ArgumentParser(prog="python -m experiments.bench_als", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.benchmarks.bench_als", description=__doc__
+    )
     p.add_argument("--people", type=int, default=25_000)
     p.add_argument("--dir", type=Path, default=Path("work/bench_als"))
     p.add_argument("--iterations", type=int, default=15)

@@ -1,6 +1,6 @@
 """Benchmark: feature-build throughput (events/s) on a large synthetic log read from Parquet.
 
-`python -m experiments.bench_features --events 10000000` writes a SCHEMA data
+`python -m experiments.benchmarks.bench_features --events 10000000` writes a SCHEMA data
 directory of N events (vectorised numpy, realistic mix of event types, ids,
 phone formats, search texts, orders) once, then runs the feature job on it and
 reports events/s per step. The baseline, run in the same process, is the bare
@@ -123,7 +123,9 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the benchmark and print events/s."""
-    ap = argparse.ArgumentParser(prog="python -m experiments.bench_features", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m experiments.benchmarks.bench_features", description=__doc__
+    )
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--dir", type=Path, default=Path("work/bench_features"))
     ap.add_argument("--seed", type=int, default=0)

@@ -1,7 +1,7 @@
 """Ingestion load benchmark: real HTTP on loopback, ranking measured at the same time.
 
-    python -m experiments.ingest_bench                      # synthetic 50k users x 10k items
-    python -m experiments.ingest_bench --bundle work/bundle --seconds 20
+    python -m experiments.benchmarks.ingest_bench                      # synthetic 50k users x 10k items
+    python -m experiments.benchmarks.ingest_bench --bundle work/bundle --seconds 20
 
 Starts ``bentoml serve`` on a free loopback port with a fresh work folder (its own SQLite
 store) and an admin token made for the run, then, each phase bounded by ``--seconds``:
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from experiments.load_bench import synthetic_bundle
+from experiments.benchmarks.load_bench import synthetic_bundle
 from features.event_store import open_store
 from features.settings import load_settings
 from serving import artifacts as art
@@ -225,7 +225,9 @@ def _server(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the phases and print the figures."""
-    p = argparse.ArgumentParser(prog="python -m experiments.ingest_bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.benchmarks.ingest_bench", description=__doc__
+    )
     p.add_argument("--bundle", type=Path, default=None, help="an exported bundle to serve")
     p.add_argument("--users", type=int, default=50_000)
     p.add_argument("--items", type=int, default=10_000)

@@ -1,7 +1,7 @@
 """Load benchmark of the serving layer: real HTTP on loopback vs the same ranking in-process.
 
-    python -m experiments.load_bench                       # synthetic 200k users x 50k items
-    python -m experiments.load_bench --bundle work/bundle  # an exported bundle instead
+    python -m experiments.benchmarks.load_bench                       # synthetic 200k users x 50k items
+    python -m experiments.benchmarks.load_bench --bundle work/bundle  # an exported bundle instead
 
 Builds (once, cached) a scaled synthetic bundle: 200,000 users, 50,000 items, 64 factors,
 groups of 500 members, purchases and allergy constraints; starts ``bentoml serve`` on a
@@ -275,7 +275,9 @@ def in_process(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the benchmark and print the figures."""
-    p = argparse.ArgumentParser(prog="python -m experiments.load_bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.benchmarks.load_bench", description=__doc__
+    )
     p.add_argument("--bundle", type=Path, default=None, help="an exported bundle to serve")
     p.add_argument("--users", type=int, default=200_000)
     p.add_argument("--items", type=int, default=50_000)

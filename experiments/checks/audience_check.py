@@ -5,7 +5,7 @@ users with :func:`training.audience.score_audience` on the rest and compare with
 top-N users by past purchase lines of that theme; precision@N = share of the top-N
 whose held-out order holds an item of the theme (base rate: share of all users).
 
-    python -m experiments.audience_check --features work/matching/real/instacart/features
+    python -m experiments.checks.audience_check --features work/matching/real/instacart/features
 
 Logs one MLflow run (params, per-theme and mean precision, the table as an artifact).
 """
@@ -111,7 +111,9 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: evaluate the theme audience against the past-count baseline on held-out last orders."""
-    p = argparse.ArgumentParser(prog="python -m experiments.audience_check", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.checks.audience_check", description=__doc__
+    )
     p.add_argument("--features", type=Path, required=True, help="Instacart feature store")
     p.add_argument("--theme", action="append", default=None, help="category:X or subcategory:X")
     p.add_argument("--n", type=int, action="append", default=None, help="N (repeatable)")

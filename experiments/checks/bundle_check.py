@@ -6,7 +6,7 @@ shoppers: every basket is its own), mine on the rest and measure on the held-out
 baskets how often a basket holding one item of a top bundle holds all the rest,
 against random sets whose members have the same popularity (train basket counts).
 
-    python -m experiments.bundle_check --features instacart=work/real/instacart/features \\
+    python -m experiments.checks.bundle_check --features instacart=work/real/instacart/features \\
         --features groceries=work/real/groceries/features
 
 Writes ``bundle_check.md`` (the tables for the README) and logs one MLflow run per dataset.
@@ -97,7 +97,9 @@ def _markdown(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: bundles and their held-out check on one or more feature stores (NAME=DIR)."""
-    p = argparse.ArgumentParser(prog="python -m experiments.bundle_check", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.checks.bundle_check", description=__doc__
+    )
     p.add_argument("--features", action="append", required=True, help="NAME=feature store dir")
     p.add_argument("--top", type=int, default=20, help="bundles in the held-out check")
     p.add_argument("--show", type=int, default=10, help="bundles printed per dataset")

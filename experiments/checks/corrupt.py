@@ -1,6 +1,6 @@
 """Fault injection: break a share of the rows of every table in each way SCHEMA.md names.
 
-`python -m experiments.corrupt --data DIR --out DIR --rate 0.01 --seed 7` writes a
+`python -m experiments.checks.corrupt --data DIR --out DIR --rate 0.01 --seed 7` writes a
 copy of the data directory (as CSV, so any broken value can be written) and
 `OUT_truth.json` listing, per table, the row positions broken and how. Used to
 check that the feature job rejects exactly those rows, with a reason, and no others.
@@ -103,7 +103,7 @@ def corrupt_dir(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: break a data directory for a robustness drill."""
-    p = argparse.ArgumentParser(prog="python -m experiments.corrupt", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m experiments.checks.corrupt", description=__doc__)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--rate", type=float, default=0.01)

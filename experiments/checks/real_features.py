@@ -1,6 +1,6 @@
 """Benchmark: the feature job on every real dataset of ../shared/datasets (time and peak memory).
 
-`python -m experiments.real_features [--datasets instacart,tafeng,taobao,groceries]`.
+`python -m experiments.checks.real_features [--datasets instacart,tafeng,taobao,groceries]`.
 Each dataset runs in its own process (adapter -> SCHEMA data dir -> feature job) so
 peak memory is that dataset's alone; prints a markdown table for the README.
 """
@@ -34,7 +34,9 @@ print(json.dumps({"dataset": name, "events_read": ev["read"], "events_rejected":
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run every dataset and print the table."""
-    p = argparse.ArgumentParser(prog="python -m experiments.real_features", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.checks.real_features", description=__doc__
+    )
     p.add_argument("--datasets", default="instacart,tafeng,taobao,groceries")
     p.add_argument("--src", type=Path, default=Path("../shared/datasets"))
     p.add_argument("--out", type=Path, default=Path("work/real"))

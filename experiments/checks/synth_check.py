@@ -13,7 +13,7 @@ store ``WORLD/features`` is built when missing):
 - forecast (``--forecast-world``, a world of 13+ months so that a seasonal-naive
   baseline exists): held-out WAPE of items and categories against seasonal-naive.
 
-    python -m experiments.synth_check --world work/world --forecast-world work/world15
+    python -m experiments.checks.synth_check --world work/world --forecast-world work/world15
 
 Prints a report, writes ``WORLD/synth_check.json`` and logs one MLflow run.
 """
@@ -178,7 +178,9 @@ def check_forecast(world: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: every synthetic-world check; a JSON report and one MLflow run."""
-    p = argparse.ArgumentParser(prog="python -m experiments.synth_check", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.checks.synth_check", description=__doc__
+    )
     p.add_argument("--world", type=Path, required=True, help="world with data/ and truth/")
     p.add_argument("--forecast-world", type=Path, default=None, help="a 13+ month world")
     p.add_argument("--n", type=int, default=120, help="audience size of the seed case")

@@ -5,7 +5,7 @@
 set -euo pipefail
 W="${1:-work}"
 PORT="${LINLI_DEMO_PORT:-3000}"
-BIN="$(dirname "$0")/../.venv/bin"
+BIN="$(dirname "$0")/../../.venv/bin"
 export LINLI_WORK_DIR="$W" OPENBLAS_NUM_THREADS=1
 linli() { "$BIN/linli" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

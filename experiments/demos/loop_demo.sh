@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Closing the loop on the synthetic world (10,000 people, 6 months): offline A/B, online A/B with a
 # deliberately worse challenger, the seed's campaign simulation, the BI report (+ its screenshot).
-# The two-month retraining story is `python -m experiments.retrain_demo` (see README).
-# Usage: bash experiments/loop_demo.sh [WORK]   (default work/loop-demo; needs chromium for the PNG)
+# The two-month retraining story is `python -m experiments.demos.retrain_demo` (see README).
+# Usage: bash experiments/demos/loop_demo.sh [WORK]   (default work/loop-demo; needs chromium for the PNG)
 set -euo pipefail
 W="${1:-work/loop-demo}"
-BIN="$(dirname "$0")/../.venv/bin"
+BIN="$(dirname "$0")/../../.venv/bin"
 export LINLI_WORK_DIR="$W" OPENBLAS_NUM_THREADS=1
 linli() { "$BIN/linli" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -21,7 +21,7 @@ step "3/7 offline A/B: champion vs challenger on the same holdout (paired bootst
 linli ab --features "$W/features" --champion alias:champion --challenger alias:challenger --out "$W/ab/champion-vs-als"
 linli ab --features "$W/features" --champion alias:champion --challenger model:popularity --out "$W/ab/champion-vs-popularity"
 step "4/7 online A/B: served 50/50 over HTTP, exposures -> simulated later events -> report"
-"$BIN/python" -m experiments.online_ab_demo --features "$W/features" --champion repeat --challenger popularity
+"$BIN/python" -m experiments.demos.online_ab_demo --features "$W/features" --champion repeat --challenger popularity
 step "5/7 campaign simulation: the seed's light-meal live, targeted 120 vs broadcast"
 linli simulate --features "$W/features" --truth "$W/world/truth" --out "$W/simulation"
 step "6/7 BI report -> $W/report.html (+ docs/report.png)"
