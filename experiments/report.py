@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import store
+from features import store_layout as store
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from features.settings import Settings, load_settings
 

@@ -59,7 +59,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from features import store
+from features import store_layout as store
 from features.settings import Settings, load_settings
 
 log = logging.getLogger("linli.retrain")

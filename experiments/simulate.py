@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.schema import LIST_SEP, Col, EventType
 from features.settings import Settings, load_settings
 

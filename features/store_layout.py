@@ -1,4 +1,7 @@
-"""Names of the files in a feature store directory (the interface training, serving and checks read)."""
+"""Names of the files in a feature store directory (the layout training, serving and checks read).
+
+Not to be confused with :mod:`features.event_store`, the ingestion database.
+"""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import store
+from features import store_layout as store
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
 from features.schema import LIST_SEP, Col, EventType

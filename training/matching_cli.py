@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.schema import Col
 
 log = logging.getLogger("linli.matching")

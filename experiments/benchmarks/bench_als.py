@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from features import store
+from features import store_layout as store
 from features.build import run
 from features.matrix import Interactions
 from features.settings import load_settings

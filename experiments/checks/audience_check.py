@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.matrix import IdMap, build_interactions
 from features.schema import Col
 from features.settings import load_settings

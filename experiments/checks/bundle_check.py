@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.schema import Col
 from training.bundles import BundleCol, BundleConfig, holdout_check, mine_bundles
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.synth_truth import PERSONA, load_user_truth
-from features import store
+from features import store_layout as store
 from features.matrix import Interactions
 from features.schema import Col
 

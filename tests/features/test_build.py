@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import store
+from features import store_layout as store
 from features.build import run
 from features.matrix import Interactions
 from features.settings import Settings

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from experiments.checks.corrupt import corrupt_dir
-from features import store
+from features import store_layout as store
 from features.build import run
 from features.identity import id_keys
 from features.settings import Settings

@@ -12,7 +12,7 @@ from matching_world import small_world
 from sklearn.metrics import adjusted_rand_score
 
 from experiments.synth_truth import load_user_truth
-from features import store
+from features import store_layout as store
 from features.matrix import Interactions
 from features.schema import Col
 from training.segments import (

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.matrix import IdMap
 from features.schema import Col
 from features.settings import Settings, load_settings

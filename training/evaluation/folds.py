@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import store
+from features import store_layout as store
 from features.matrix import IdMap, Interactions, build_interactions
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from features.settings import Settings
