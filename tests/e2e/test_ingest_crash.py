@@ -22,7 +22,7 @@ from serving_world import shared_bundle
 
 from serving.cli import free_port, server_env, start_server, stop_server
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 SEED = int(os.environ.get("LINLI_CRASH_SEED", "20260601"))
 KILLS = 2

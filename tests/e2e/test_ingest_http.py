@@ -19,7 +19,7 @@ from serving_world import shared_bundle
 from features.event_store import open_store
 from serving.cli import free_port, server_env, start_server, stop_server
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 WRITES = {
     "/ingest/events": {"events": [ev(1)]},

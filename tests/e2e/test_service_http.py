@@ -16,7 +16,7 @@ from serving import ranking
 from serving.cli import free_port, server_env, start_server, stop_server
 from serving.exposures import read_exposures
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

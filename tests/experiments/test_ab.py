@@ -84,6 +84,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return loop_world(tmp_path_factory.getbasetemp())
 
 
+@pytest.mark.slow
 def test_frozen_model_scores_known_users_and_falls_back_for_the_others(world: Path) -> None:
     from training.models import build_model
     from training.train import holdout_fold, load_matrix
@@ -104,6 +105,7 @@ def test_frozen_model_scores_known_users_and_falls_back_for_the_others(world: Pa
     assert (recs[rows] == popular).all() and (recs[~rows] == full[~rows]).all()
 
 
+@pytest.mark.slow
 def test_configs_on_the_same_holdout_detect_the_worse_challenger(world: Path) -> None:
     res = C.run_ab(
         world / "features",
@@ -120,6 +122,7 @@ def test_configs_on_the_same_holdout_detect_the_worse_challenger(world: Path) ->
     assert len(res.segments) == row["n_users"]
 
 
+@pytest.mark.slow
 def test_registered_versions_logged_as_parent_and_children(
     world: Path, tracked: Settings, tmp_path: Path
 ) -> None:

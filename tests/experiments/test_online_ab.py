@@ -149,6 +149,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     }
 
 
+@pytest.mark.slow
 def test_worse_challenger_is_detected_with_the_right_sign(
     served: dict, tracked: Settings, tmp_path: Path
 ) -> None:
@@ -191,6 +192,7 @@ def test_worse_challenger_is_detected_with_the_right_sign(
     assert r.data.metrics["champion.exposures"] + r.data.metrics["challenger.exposures"] == len(ex)
 
 
+@pytest.mark.slow
 def test_cli_reads_the_exposure_folder_and_an_events_file(
     served: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -100,6 +100,7 @@ def test_a_plot_without_axis_labels_is_refused() -> None:
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_report_on_the_synthetic_world(
     tracked: Settings, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

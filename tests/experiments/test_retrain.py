@@ -18,7 +18,7 @@ from loop_world import empty_mlflow, end_runs, loop_world
 from experiments import retrain as R
 from features.settings import Settings
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 def table(diff: float, ci: tuple[float, float], guard: float) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from loop_world import loop_world
 from experiments import simulate as S
 from features.settings import Settings
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

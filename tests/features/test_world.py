@@ -14,6 +14,8 @@ from features.identity import id_keys
 from features.settings import Settings
 from features.synth import SynthConfig, TruthCol, generate, write_world
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:

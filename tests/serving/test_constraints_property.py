@@ -47,6 +47,7 @@ def _ids(items: list[s.ItemOut]) -> set[str]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(data=st.data())
 def test_no_endpoint_returns_a_forbidden_item(engine: Engine, data: st.DataObject) -> None:
     b = engine.bundle

@@ -110,6 +110,7 @@ rows_st = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows_st)
 def test_prepare_answers_every_row_and_never_raises(rows: list[Any]) -> None:

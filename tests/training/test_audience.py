@@ -146,6 +146,7 @@ def test_category_conflict_needs_a_share_of_the_theme_category() -> None:
     n_constrained=st.integers(0, 15),
     with_categories=st.booleans(),
 )
+@pytest.mark.slow
 def test_audience_never_includes_a_constrained_user(
     seed: int, n_constrained: int, with_categories: bool
 ) -> None:

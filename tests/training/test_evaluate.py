@@ -179,6 +179,7 @@ def _mlflow_db(factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+@pytest.mark.slow
 def test_cli_tafeng_writes_everything_and_logs_mlflow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -140,6 +140,7 @@ def test_wape() -> None:
     assert np.isnan(wape(np.zeros(2), np.ones(2)))
 
 
+@pytest.mark.slow
 def test_cli_on_a_small_world(tmp_path: Path) -> None:
     from matching_world import small_world
 
