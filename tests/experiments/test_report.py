@@ -10,6 +10,8 @@ import pytest
 from loop_world import loop_world
 
 from experiments import report as R
+from experiments.report import browser as B
+from experiments.report import tables as T
 from features.settings import Settings
 
 pytestmark = pytest.mark.timeout(150)
@@ -43,7 +45,7 @@ def test_invitations_count_members_present_at_the_start_only() -> None:
             "live_id": ["L1", "L1", "L2", "L2", None],
         }
     )
-    inv = R.live_invitations(lives, members, ev)
+    inv = T.live_invitations(lives, members, ev)
     got = {(r.live_id, r.user_id): (r.viewed, r.joined) for r in inv.itertuples()}
     assert got == {
         ("L1", "a"): (True, True),
@@ -53,7 +55,7 @@ def test_invitations_count_members_present_at_the_start_only() -> None:
         ("L2", "b"): (False, True),  # joined the group after L1; 接龙 without watching
         ("L2", "d"): (True, False),  # c left on the 12th, before L2
     }
-    f = R.funnel(inv, "live_id")
+    f = T.funnel(inv, "live_id")
     assert f.loc["L1", "view_rate"] == pytest.approx(1 / 3)
     assert f.loc["L1", "jielong_per_viewer"] == 1.0 and f.loc["L2", "joiners"] == 1
 
@@ -61,7 +63,7 @@ def test_invitations_count_members_present_at_the_start_only() -> None:
 def test_drift_pairs_and_tiers_on_toy_data() -> None:
     days = pd.date_range("2026-01-01", periods=40, freq="D")
     daily = pd.DataFrame({"view": [100] * 33 + [10] * 7, "order": [50] * 40}, index=days)
-    d = R.volume_drift(daily).set_index("event_type")
+    d = T.volume_drift(daily).set_index("event_type")
     assert d.loc["view", "flag"] == "drift" and d.loc["order", "flag"] == "ok"
     assert d.loc["view", "ratio"] == pytest.approx(0.1)
     baskets = pd.DataFrame(
@@ -71,7 +73,7 @@ def test_drift_pairs_and_tiers_on_toy_data() -> None:
         [baskets, pd.DataFrame({"order_id": [f"p{i}" for i in range(40)], "item_id": ["c"] * 40})]
     )
     items = pd.DataFrame({"item_id": ["a", "b", "c"], "name": ["鸡胸肉", "牛油果", "大米"]})
-    pairs = R.item_pairs(baskets, items, min_count=5)
+    pairs = T.item_pairs(baskets, items, min_count=5)
     assert len(pairs) == 1 and {pairs.loc[0, "name_a"], pairs.loc[0, "name_b"]} == {
         "鸡胸肉",
         "牛油果",
@@ -84,7 +86,7 @@ def test_drift_pairs_and_tiers_on_toy_data() -> None:
             "tier": ["tier:gold", "tier:regular", "tier:diamond", "tier:regular", "tier:regular"],
         }
     )
-    t = R.tier_transitions(snaps)
+    t = T.tier_transitions(snaps)
     assert t.loc["tier:gold", "tier:diamond"] == 1 and t.loc["new", "tier:regular"] == 1
 
 
@@ -147,10 +149,10 @@ def test_report_on_the_synthetic_world(
     )
     arts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs.iloc[0]["run_id"], "report")}
     assert "report/report.html" in arts
-    if R.chromium_binary() is None:
+    if B.chromium_binary() is None:
         pytest.skip("no chromium on PATH (apt-get install chromium)")
     png = tmp_path / "report.png"
-    assert R.screenshot(out, png) == []  # no console message of any kind
+    assert B.screenshot(out, png) == []  # no console message of any kind
     from PIL import Image
 
     w, h = Image.open(png).size
@@ -158,9 +160,9 @@ def test_report_on_the_synthetic_world(
 
 
 def test_the_console_check_sees_errors(tmp_path: Path) -> None:
-    if R.chromium_binary() is None:
+    if B.chromium_binary() is None:
         pytest.skip("no chromium on PATH")
     page = tmp_path / "bad.html"
     page.write_text("<html><body><script>console.error('boom'); nope();</script></body></html>")
-    messages = R.open_in_chromium(page)
+    messages = B.open_in_chromium(page)
     assert any("boom" in m for m in messages) and any("nope" in m for m in messages)
