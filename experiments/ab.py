@@ -49,7 +49,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.settings import Settings, load_settings
 from training.evaluation.compare import (
     ALL,
     CHALLENGER,
@@ -59,6 +58,7 @@ from training.evaluation.compare import (
     VariantSpec,
     run_ab,
 )
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.ab")
 

@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 
 from features.schema import Col
-from features.settings import Settings, load_settings
 from training.evaluation import metrics as M
 from training.evaluation.folds import (
     DATASETS,
@@ -57,6 +56,7 @@ from training.evaluation.folds import (
     load_baskets,
 )
 from training.evaluation.leaderboard import SEED_FIELDS, Leaderboard, run_leaderboard
+from training.settings import Settings, load_settings
 from training.train import parse_value
 
 log = logging.getLogger("linli.evaluate")

@@ -60,7 +60,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store_layout as store
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.retrain")
 

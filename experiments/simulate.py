@@ -52,7 +52,7 @@ import pandas as pd
 
 from features import store_layout as store
 from features.schema import LIST_SEP, Col, EventType
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.simulate")
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     import optuna

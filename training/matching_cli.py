@@ -85,8 +85,8 @@ def mlflow_run(
     if not enabled:
         yield lambda **_: None
         return
-    from features.settings import load_settings
     from training import tracking
+    from training.settings import load_settings
 
     settings = load_settings()
     tags = {RUN_TYPE_TAG: "matching", COMPONENT_TAG: component}

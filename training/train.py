@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from features import store_layout as store
-from features.settings import Settings, load_settings
 from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
 from training.evaluation.leaderboard import evaluate_model, seeded_params
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.train")
 

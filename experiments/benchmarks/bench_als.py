@@ -18,9 +18,9 @@ from pathlib import Path
 from features import store_layout as store
 from features.build import run
 from features.matrix import Interactions
-from features.settings import load_settings
 from features.synth import SynthConfig, generate, write_world
 from training.models import build_model
+from training.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.build import run
-from features.settings import load_settings
+from training.settings import load_settings
 
 TYPES = np.array(
     ["view", "click", "search", "cart", "order", "jielong", "live_view", "message", "share"]

@@ -39,9 +39,9 @@ import scipy.sparse as sp
 
 from experiments.benchmarks.load_bench import synthetic_bundle
 from features.event_store import open_store
-from features.settings import load_settings
 from serving import artifacts as art
 from serving.cli import free_port, server_env, start_server, stop_server
+from training.settings import load_settings
 
 _ACCEPTED = re.compile(rb'"accepted":\s*(\d+)')
 

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.settings import load_settings
 from serving import artifacts as art
 from serving.cli import free_port, server_env, start_server, stop_server
+from training.settings import load_settings
 
 SYN_TAG = "synthetic-load-bench-v1"
 
@@ -225,11 +225,11 @@ def in_process(
     bundle_dir: Path, work: Path, users: list[str], group: str, n: int
 ) -> dict[str, Any]:
     """The same requests through Engine (ranking + response shaping) and through ranking alone."""
-    from features.settings import Settings
     from serving import ranking
     from serving import schemas as s
     from serving.artifacts import load_bundle
     from serving.engine import Engine
+    from training.settings import Settings
 
     t0 = time.perf_counter()
     b = load_bundle(bundle_dir)

@@ -24,8 +24,8 @@ import pandas as pd
 from features import store_layout as store
 from features.matrix import IdMap, build_interactions
 from features.schema import Col
-from features.settings import load_settings
 from training.audience import AudienceConfig, Theme, resolve_theme, score_audience
+from training.settings import load_settings
 
 DEFAULT_THEMES = (
     "category:produce",

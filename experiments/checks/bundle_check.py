@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text("\n".join(report), encoding="utf-8")
     print(f"report: {out}")
     if not args.no_mlflow:
-        from features.settings import load_settings
         from training import tracking
+        from training.settings import load_settings
 
         settings = load_settings()
         for name, (features, cfg, full, table, summary) in results.items():

@@ -18,7 +18,7 @@ import json, resource, sys, time
 from pathlib import Path
 from features.adapters import adapter, write_tables
 from features.build import run
-from features.settings import load_settings
+from training.settings import load_settings
 name, src, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 t0 = time.perf_counter()
 write_tables(adapter(name).to_schema(src), out / "data", "parquet")

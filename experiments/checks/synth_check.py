@@ -51,7 +51,7 @@ def ensure_features(world: Path) -> Path:
     f = world / "features"
     if not (f / store.SUMMARY).exists():
         from features.build import run
-        from features.settings import load_settings
+        from training.settings import load_settings
 
         run(world / "data", f, load_settings(), progress=False)
     return f
@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     print(f"report: {out}")
     if not args.no_mlflow:
-        from features.settings import load_settings
         from training import tracking
+        from training.settings import load_settings
 
         metrics = {
             "segments_ari": report["segments"]["ari"],

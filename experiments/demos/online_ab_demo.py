@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.settings import load_settings
+from training.settings import load_settings
 
 
 def run_demo(

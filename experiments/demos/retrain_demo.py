@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from features.schema import Col
-from features.settings import Settings
+from training.settings import Settings
 
 EVENT_PARTS = "events"
 LIVE_PARTS = "live_sessions"

@@ -41,7 +41,7 @@ from typing import Any
 from experiments.report.browser import screenshot
 from experiments.report.data import load_report_data
 from experiments.report.sections import build_report
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.report")
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from features import store_layout as store
 from features.schema import Col
-from features.settings import Settings
+from training.settings import Settings
 
 
 # -- inputs (I/O) -------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from experiments.report.tables import (
     volume_drift,
 )
 from features.schema import PURCHASE_EVENTS, Col
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 
 def _table(

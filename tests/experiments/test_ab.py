@@ -11,8 +11,8 @@ from loop_world import loop_world
 
 from experiments import ab
 from features.matrix import IdMap
-from features.settings import Settings
 from training.evaluation import compare as C
+from training.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
 

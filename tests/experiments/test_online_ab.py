@@ -12,7 +12,7 @@ import pytest
 from loop_world import loop_world
 
 from experiments import online_ab as O
-from features.settings import Settings
+from training.settings import Settings
 
 pytestmark = pytest.mark.timeout(180)
 T0 = pd.Timestamp("2026-11-01T10:00:00Z")

@@ -12,7 +12,7 @@ from loop_world import loop_world
 from experiments import report as R
 from experiments.report import browser as B
 from experiments.report import tables as T
-from features.settings import Settings
+from training.settings import Settings
 
 pytestmark = pytest.mark.timeout(150)
 TZ = "Asia/Shanghai"

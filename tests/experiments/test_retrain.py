@@ -16,7 +16,7 @@ import pytest
 from loop_world import empty_mlflow, end_runs, loop_world
 
 from experiments import retrain as R
-from features.settings import Settings
+from training.settings import Settings
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import pytest
 from loop_world import loop_world
 
 from experiments import simulate as S
-from features.settings import Settings
+from training.settings import Settings
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serving_world import shared_bundle
 
-from features.settings import Settings
 from serving import schemas as s
 from serving.artifacts import load_bundle
 from serving.engine import Engine
+from training.settings import Settings
 
 
 @pytest.fixture(scope="module")

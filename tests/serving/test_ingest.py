@@ -23,7 +23,6 @@ from serving_world import shared_bundle
 from features.build import run as build_features
 from features.event_store import EventStore, open_store, read_store_tables
 from features.load import load_data_dir
-from features.settings import Settings
 from serving import ranking
 from serving import schemas as s
 from serving.artifacts import load_bundle
@@ -31,6 +30,7 @@ from serving.engine import Engine
 from serving.guard import Guard
 from serving.ingest import answer, changes_of, counts, prepare
 from serving.runtime import Busy, WriteQueue
+from training.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
 

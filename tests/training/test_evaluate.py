@@ -12,11 +12,11 @@ import pytest
 
 from experiments import evaluate as E
 from features.schema import Col
-from features.settings import Settings
 from training.evaluation import folds as F
 from training.evaluation import leaderboard as L
 from training.evaluation.split import BASKET
 from training.models import REGISTRY
+from training.settings import Settings
 
 KINDS = ["popularity", "p_topfreq"]
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from features.build import run as build_features
-from features.settings import Settings
 from training.models import REGISTRY
+from training.settings import Settings
 
 N_USERS, N_ITEMS, N_ORDERS = 24, 12, 4
 

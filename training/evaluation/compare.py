@@ -34,10 +34,10 @@ import pandas as pd
 from features import store_layout as store
 from features.matrix import IdMap
 from features.schema import Col
-from features.settings import Settings, load_settings
 from training.evaluation import metrics as M
 from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
 from training.evaluation.leaderboard import evaluate_model
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.ab")
 

@@ -23,7 +23,6 @@ import scipy.sparse as sp
 from features import store_layout as store
 from features.matrix import IdMap, Interactions, build_interactions
 from features.schema import PURCHASE_EVENTS, Col, EventType
-from features.settings import Settings
 from training.evaluation.split import (
     BASKET,
     BasketSplit,
@@ -33,6 +32,7 @@ from training.evaluation.split import (
     temporal_cutoff,
     temporal_split,
 )
+from training.settings import Settings
 
 DATASETS = ("tafeng", "instacart", "features")
 SNAPSHOT = pd.Timestamp("2001-01-01T00:00:00", tz="Asia/Shanghai")  # basket data: day 0 = now
