@@ -150,7 +150,7 @@ def write_outputs(result: ABResult, out: Path) -> list[Path]:
 def log_ab(
     result: ABResult,
     out: Path,
-    settings: Settings | None = None,
+    settings: Settings,
     run_name: str | None = None,
     nested: bool = False,
     tags: dict[str, str] | None = None,
@@ -158,7 +158,6 @@ def log_ab(
     """One parent run (differences, CIs, table, plots) and a child run per variant; parent id."""
     from training import tracking
 
-    settings = settings or load_settings()
     files = write_outputs(result, out)
     ab_id = uuid.uuid4().hex[:12]
     a, b = result.champion, result.challenger

@@ -34,6 +34,7 @@ from experiments.synth_truth import PERSONA, load_user_truth
 from features import store_layout as store
 from features.matrix import Interactions
 from features.schema import Col
+from training.settings import Settings, load_settings
 
 THEMES_DIR = Path(__file__).with_name("themes")
 # interest-group type (truth/groups.parquet) -> host tags that fit it (features.synth THEMES)
@@ -46,14 +47,13 @@ GROUP_TYPE_HOST_TAGS = {
 }
 
 
-def ensure_features(world: Path) -> Path:
+def ensure_features(world: Path, settings: Settings) -> Path:
     """WORLD/features, built from WORLD/data when missing."""
     f = world / "features"
     if not (f / store.SUMMARY).exists():
         from features.build import run
-        from training.settings import load_settings
 
-        run(world / "data", f, load_settings(), progress=False)
+        run(world / "data", f, settings, progress=False)
     return f
 
 
@@ -158,11 +158,11 @@ def check_koc(f: Path, world: Path, truth: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def check_forecast(world: Path) -> dict[str, Any]:
+def check_forecast(world: Path, settings: Settings) -> dict[str, Any]:
     """Held-out WAPE of model and seasonal-naive, per level."""
     from training.forecast import ForecastConfig, build_design, full_weeks, holdout
 
-    f = ensure_features(world)
+    f = ensure_features(world, settings)
     cfg = ForecastConfig()
     baskets, items = pd.read_parquet(f / store.BASKETS), pd.read_parquet(f / store.ITEMS)
     events = pd.read_parquet(f / store.EVENTS, columns=[Col.TS, Col.EVENT_TYPE, Col.TEXT])
@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-mlflow", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    f = ensure_features(args.world)
+    settings = load_settings()
+    f = ensure_features(args.world, settings)
     truth = load_user_truth(f, args.world / "truth")
     report: dict[str, Any] = {"world": str(args.world)}
     report["segments"] = check_segments(f, truth)
@@ -199,14 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     report["koc"] = check_koc(f, args.world, truth)
     print("koc:", report["koc"])
     if args.forecast_world is not None:
-        report["forecast"] = check_forecast(args.forecast_world)
+        report["forecast"] = check_forecast(args.forecast_world, settings)
         print("forecast:", json.dumps(report["forecast"], indent=1))
     out = args.world / "synth_check.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     print(f"report: {out}")
     if not args.no_mlflow:
         from training import tracking
-        from training.settings import load_settings
 
         metrics = {
             "segments_ari": report["segments"]["ari"],
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 metrics[f"forecast_{level}_wape_seasonal_naive"] = report["forecast"][level][
                     "wape_baseline"
                 ]
-        with tracking.run("synth-check", load_settings(), tags={"linli.run_type": "check"}):
+        with tracking.run("synth-check", settings, tags={"linli.run_type": "check"}):
             tracking.log_params({"world": str(args.world.resolve()), "n": args.n})
             if args.forecast_world is not None:
                 tracking.log_params({"forecast_world": str(args.forecast_world.resolve())})

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.settings import load_settings
+from training.settings import Settings, load_settings
 
 
 def run_demo(
@@ -38,6 +38,7 @@ def run_demo(
     holdout_days: float,
     visits: int,
     seed: int,
+    settings: Settings,
     log_mlflow: bool = True,
 ) -> dict[str, Any]:
     """Serve, simulate, analyse; returns the analysis summary."""
@@ -51,7 +52,6 @@ def run_demo(
     from training.models import build_model
 
     t0 = time.perf_counter()
-    settings = load_settings()
     fold = features_fold(features, settings, holdout_days=holdout_days)
     variants = {
         name: ExportVariant(
@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         args.holdout_days,
         args.visits,
         args.seed,
+        settings,
         not args.no_mlflow,
     )
     return 0

@@ -49,14 +49,14 @@ log = logging.getLogger("linli.report")
 def write_report(
     features: Path,
     out: Path,
-    settings: Settings | None,
+    settings: Settings,
     matching: Path | None = None,
     log_mlflow: bool = True,
 ) -> dict[str, Any]:
     """Build, write (and log) the page; the numbers behind it."""
     t0 = time.perf_counter()
     data = load_report_data(features, matching)
-    page, numbers = build_report(data, settings if log_mlflow else None)
+    page, numbers = build_report(data, settings, read_registry=log_mlflow)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     numbers["seconds"] = round(time.perf_counter() - t0, 2)

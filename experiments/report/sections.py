@@ -37,7 +37,7 @@ from experiments.report.tables import (
     volume_drift,
 )
 from features.schema import PURCHASE_EVENTS, Col
-from training.settings import Settings, load_settings
+from training.settings import Settings
 
 
 def _table(
@@ -228,13 +228,13 @@ def ltv_section(data: ReportData) -> Section:
     return parts, {"ltv": ltv.to_dict("records")}
 
 
-def tier_section(data: ReportData, settings: Settings | None) -> Section:
+def tier_section(data: ReportData, settings: Settings) -> Section:
     """3. the value tiers recomputed at each month end, and the last transitions."""
     from features.tags import load_rules
 
     ev = data.events
     buys = ev[ev[Col.EVENT_TYPE].astype(str).isin([str(e) for e in PURCHASE_EVENTS])]
-    rules = load_rules((settings or load_settings()).features.tag_rules)
+    rules = load_rules(settings.features.tag_rules)
     snaps = tier_snapshots(
         buys[[Col.USER_ID, Col.TS, Col.ORDER_ID, Col.AMOUNT, Col.ITEM_ID, Col.EVENT_TYPE]],
         rules,
@@ -362,13 +362,11 @@ def _registry_runs(health: dict[str, Any]) -> list[str]:
     return parts
 
 
-def model_health_section(data: ReportData, settings: Settings | None) -> Section:
+def model_health_section(data: ReportData, settings: Settings, read_registry: bool) -> Section:
     """6. the champion and the registry (the data-volume part follows in volume_section)."""
     parts = ["<h2>6. Model health</h2>"]
     health: dict[str, Any] = (
-        model_health(settings)
-        if settings is not None
-        else {"error": "MLflow not read (--no-mlflow)"}
+        model_health(settings) if read_registry else {"error": "MLflow not read (--no-mlflow)"}
     )
     if "error" in health:
         parts.append(f"<p class='muted'>Registry not available: {html.escape(health['error'])}</p>")
@@ -415,12 +413,15 @@ def volume_section(data: ReportData, champion_snapshot: pd.Timestamp | None) -> 
 
 
 def build_report(
-    data: ReportData, settings: Settings | None, title: str = "Linli BI report"
+    data: ReportData,
+    settings: Settings,
+    title: str = "Linli BI report",
+    read_registry: bool = True,
 ) -> tuple[str, dict[str, Any]]:
     """The HTML page and the numbers behind it (for MLflow and tests), section by section."""
     parts: list[str] = []
     numbers: dict[str, Any] = {}
-    health_parts, health = model_health_section(data, settings)
+    health_parts, health = model_health_section(data, settings, read_registry)
     champion_snapshot = health.pop("champion_snapshot", None)
     for section in (
         header_section(data, title),

@@ -37,7 +37,7 @@ from features.schema import Col
 from training.evaluation import metrics as M
 from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
 from training.evaluation.leaderboard import evaluate_model
-from training.settings import Settings, load_settings
+from training.settings import Settings
 
 log = logging.getLogger("linli.ab")
 
@@ -442,7 +442,7 @@ def run_ab(
     features_dir: Path | str,
     champion: VariantSpec,
     challenger: VariantSpec,
-    settings: Settings | None = None,
+    settings: Settings,
     holdout: Holdout = "temporal",
     holdout_days: float = 14.0,
     mode: Mode = "auto",
@@ -453,7 +453,6 @@ def run_ab(
     fold: Fold | None = None,
 ) -> ABResult:
     """Score both variants on one holdout fold and compare them per user (no MLflow logging)."""
-    settings = settings or load_settings()
     t0 = time.perf_counter()
     if fold is None:
         data = load_matrix(features_dir)
