@@ -55,6 +55,7 @@ from training.evaluation.compare import (
     CHAMPION,
     DEFAULT_METRICS,
     ABResult,
+    VariantResult,
     VariantSpec,
     run_ab,
 )
@@ -147,6 +148,89 @@ def write_outputs(result: ABResult, out: Path) -> list[Path]:
     return files
 
 
+def comparison_metrics(result: ABResult, slugs: dict[str, str]) -> dict[str, float]:
+    """The parent run's metrics: both means, the difference, its CI and p-value per metric;
+    the lead metric's difference per segment; users and seconds."""
+    overall = result.table[result.table["segment"] == ALL]
+    main = result.config["metrics"][0]
+    m: dict[str, float] = {}
+    for r in overall.to_dict("records"):
+        name = r["metric"]
+        m |= {
+            f"{CHAMPION}.{name}": r[CHAMPION],
+            f"{CHALLENGER}.{name}": r[CHALLENGER],
+            f"diff.{name}": r["diff"],
+            f"diff.{name}.ci_low": r["ci_low"],
+            f"diff.{name}.ci_high": r["ci_high"],
+            f"diff.{name}.p_value": r["p_value"],
+        }
+    for r in result.table[
+        (result.table["metric"] == main) & (result.table["segment"] != ALL)
+    ].to_dict("records"):
+        m[f"seg.{slugs[str(r['segment'])]}.diff.{main}"] = float(r["diff"])
+    return {**m, "n_users": float(overall["n_users"].max()), "seconds": result.seconds}
+
+
+def run_note(result: ABResult, ab_id: str) -> str:
+    """The parent run's note: what was compared, the lead metric's difference, how to compare."""
+    a, b, main = result.champion, result.challenger, result.config["metrics"][0]
+    d = result.row(main)
+    return (
+        f"**Offline A/B** {result.config['champion']} ({a.kind}, {a.mode}) vs "
+        f"{result.config['challenger']} ({b.kind}, {b.mode}) on the "
+        f"{result.fold_info.get('split')} holdout ({int(d['n_users']):,} users).\n\n"
+        f"{main}: {d[CHAMPION]:.4f} -> {d[CHALLENGER]:.4f}, difference {d['diff']:+.4f} "
+        f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}], p = {d['p_value']:.3f}.\n\n"
+        f"Compare the variants: filter `tags.{TAG_AB_ID} = '{ab_id}'`, tick both child "
+        "runs, press Compare."
+    )
+
+
+def _log_variant(
+    v: VariantResult,
+    result: ABResult,
+    slugs: dict[str, str],
+    out: Path,
+    ab_id: str,
+    settings: Settings,
+) -> None:
+    """One child run: the variant's config, metrics overall and per segment, per-user values."""
+    from training import tracking
+
+    with tracking.run(
+        f"{v.name}: {v.info.get('alias') or ''}{' v' + str(v.info['version']) if v.info.get('version') else ''} {v.kind} ({v.mode})".replace(
+            "  ", " "
+        ),
+        settings,
+        nested=True,
+        tags={
+            tracking.TAG_RUN_TYPE: "ab-variant",
+            TAG_AB_ID: ab_id,
+            TAG_AB_VARIANT: v.name,
+            tracking.TAG_MODEL_KIND: v.kind,
+        },
+    ):
+        tracking.log_params(v.config)
+        tracking.log_params(
+            {
+                "mode": v.mode,
+                "variant": v.name,
+                **{k: x for k, x in v.info.items() if x not in ("", None)},
+            },
+            prefix="ab.",
+        )
+        seg_rows = result.table[result.table["segment"] != ALL]
+        seg_m = {
+            f"seg.{slugs[str(r['segment'])]}.{r['metric']}": float(r[v.name])
+            for r in seg_rows.to_dict("records")
+        }
+        tracking.log_metrics({**v.metrics, **seg_m})
+        pu = out / v.name / "per_user.csv"  # one name in both runs: the compare view pairs them
+        pu.parent.mkdir(parents=True, exist_ok=True)
+        v.per_user.assign(segment=result.segments.to_numpy()).to_csv(pu, index=False)
+        tracking.log_artifact(pu, "ab")
+
+
 def log_ab(
     result: ABResult,
     out: Path,
@@ -160,10 +244,8 @@ def log_ab(
 
     files = write_outputs(result, out)
     ab_id = uuid.uuid4().hex[:12]
-    a, b = result.champion, result.challenger
     name = run_name or f"ab {result.config['champion']} vs {result.config['challenger']}"
     slugs = segment_slugs(result.table["segment"].unique().tolist())
-    main = result.config["metrics"][0]
     with tracking.run(
         name,
         settings,
@@ -175,77 +257,17 @@ def log_ab(
         )
         tracking.log_params({"metrics": ",".join(result.config["metrics"])}, prefix="ab.")
         tracking.log_params(result.fold_info, prefix="holdout.")
-        overall = result.table[result.table["segment"] == ALL]
-        m: dict[str, float] = {}
-        for r in overall.to_dict("records"):
-            name = r["metric"]
-            m |= {
-                f"{CHAMPION}.{name}": r[CHAMPION],
-                f"{CHALLENGER}.{name}": r[CHALLENGER],
-                f"diff.{name}": r["diff"],
-                f"diff.{name}.ci_low": r["ci_low"],
-                f"diff.{name}.ci_high": r["ci_high"],
-                f"diff.{name}.p_value": r["p_value"],
-            }
-        for r in result.table[
-            (result.table["metric"] == main) & (result.table["segment"] != ALL)
-        ].to_dict("records"):
-            m[f"seg.{slugs[str(r['segment'])]}.diff.{main}"] = float(r["diff"])
-        tracking.log_metrics(
-            {**m, "n_users": float(overall["n_users"].max()), "seconds": result.seconds}
-        )
+        tracking.log_metrics(comparison_metrics(result, slugs))
         for f in files:
             tracking.log_artifact(f, "ab")
-        d = result.row(main)
         tracking.set_tags(
             {
-                "mlflow.note.content": (
-                    f"**Offline A/B** {result.config['champion']} ({a.kind}, {a.mode}) vs "
-                    f"{result.config['challenger']} ({b.kind}, {b.mode}) on the "
-                    f"{result.fold_info.get('split')} holdout ({int(d['n_users']):,} users).\n\n"
-                    f"{main}: {d[CHAMPION]:.4f} -> {d[CHALLENGER]:.4f}, difference {d['diff']:+.4f} "
-                    f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}], p = {d['p_value']:.3f}.\n\n"
-                    f"Compare the variants: filter `tags.{TAG_AB_ID} = '{ab_id}'`, tick both child "
-                    "runs, press Compare."
-                ),
-                "linli.ab.decision_metric": main,
+                "mlflow.note.content": run_note(result, ab_id),
+                "linli.ab.decision_metric": result.config["metrics"][0],
             }
         )
-        for v in (a, b):
-            with tracking.run(
-                f"{v.name}: {v.info.get('alias') or ''}{' v' + str(v.info['version']) if v.info.get('version') else ''} {v.kind} ({v.mode})".replace(
-                    "  ", " "
-                ),
-                settings,
-                nested=True,
-                tags={
-                    tracking.TAG_RUN_TYPE: "ab-variant",
-                    TAG_AB_ID: ab_id,
-                    TAG_AB_VARIANT: v.name,
-                    tracking.TAG_MODEL_KIND: v.kind,
-                },
-            ):
-                tracking.log_params(v.config)
-                tracking.log_params(
-                    {
-                        "mode": v.mode,
-                        "variant": v.name,
-                        **{k: x for k, x in v.info.items() if x not in ("", None)},
-                    },
-                    prefix="ab.",
-                )
-                seg_rows = result.table[result.table["segment"] != ALL]
-                seg_m = {
-                    f"seg.{slugs[str(r['segment'])]}.{r['metric']}": float(r[v.name])
-                    for r in seg_rows.to_dict("records")
-                }
-                tracking.log_metrics({**v.metrics, **seg_m})
-                pu = (
-                    out / v.name / "per_user.csv"
-                )  # one name in both runs: the compare view pairs them
-                pu.parent.mkdir(parents=True, exist_ok=True)
-                v.per_user.assign(segment=result.segments.to_numpy()).to_csv(pu, index=False)
-                tracking.log_artifact(pu, "ab")
+        for v in (result.champion, result.challenger):
+            _log_variant(v, result, slugs, out, ab_id, settings)
     return parent
 
 
