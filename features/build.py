@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from features import store
+from features import store_layout as store
 from features.constraints import resolve_constraints
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact

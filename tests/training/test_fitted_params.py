@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from loop_world import loop_world
 
-from features.settings import Settings
+from training.settings import Settings
 
 
 @pytest.mark.slow
