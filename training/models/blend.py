@@ -6,9 +6,9 @@ per user, where `repeat` = count * 0.5 ** (days since last purchase / half-life)
 never-bought items) or, when it wins the search, TIFU-KNN's decayed basket-frequency vector
 (every past basket counts, recent ones more), `base` is any registered model's score and both `popularity` and
 `base` are min-max scaled to [0, 1] per user. Own items get both parts, new items only the
-second. The repeat weight w, the base share v and the half-life are learned at fit time:
-each user's last basket is held out of the training interactions, the base model is fitted
-on the rest, and the (repeat score, w, v) with the best Recall@k on the held-out baskets wins;
+second. The repeat weight w, the base share v and the repeat score are learned at fit time:
+each user's last basket is held out of the training interactions (then, in a second round,
+the one before it), the base model is fitted on the rest, and the (repeat score, w, v) with the best Recall@k on the held-out baskets wins;
 then the base model is refitted on everything (skipped when v = 0).
 """
 
@@ -34,6 +34,7 @@ from training.models.repeat import repeat_scores
 from training.models.tifuknn import TIFUKNNConfig, tifu_user_vectors
 
 _TUNE_BATCH = 512
+_TIE = np.float32(1e-4)  # `other` always breaks ties among never-bought items
 
 
 def _default_weights() -> tuple[float, ...]:
@@ -88,6 +89,12 @@ class BlendConfig(ModelConfig):
     )
     tune_k: int = Field(10, ge=1, description="k of the Recall@k the search maximises")
     tune_users: int = Field(4000, ge=1, description="held-out users sampled for the search (speed)")
+    tune_rounds: int = Field(
+        2,
+        ge=1,
+        description="held-out rounds of the search: round r holds out each user's r-th basket "
+        "from the end (more rounds: a less noisy choice on small data)",
+    )
     seed: int = Field(0, description="seed of the user sample; passed on to the base model")
 
 
@@ -131,30 +138,62 @@ class RepeatBlend(Recommender):
         fallback = (0.5, c.base_share, c.half_lives[0] if c.half_lives else c.half_life_days)
         if data.baskets is None or not (c.weights and c.half_lives and c.base_shares):
             return fallback
-        train, truth = hold_out_last_baskets(data)
-        users = np.flatnonzero(np.diff(truth.indptr) > 0)
-        if len(users) == 0:
-            return fallback
-        rng = np.random.default_rng(c.seed)
-        if len(users) > c.tune_users:
-            users = np.sort(rng.choice(users, size=c.tune_users, replace=False))
-        base = self._base().fit(train) if any(v > 0 for v in c.base_shares) else None
-        pop = minmax_rows(popularity(train, c.popularity_signal)[None, :])
         sources: list[float | None | str] = list(c.half_lives)
-        tifu = _tifu(train) if c.tifu_repeat else None
-        if tifu is not None:
+        if c.tifu_repeat:
             sources.append("tifu")
         grid = [(h, w, v) for h in sources for w in c.weights for v in c.base_shares]
-        hits = np.zeros(len(grid))
+        hits, n_users = np.zeros(len(grid)), 0
+        rng = np.random.default_rng(c.seed)
+        rest = data
+        for _ in range(c.tune_rounds):  # each round holds out the last basket left
+            train, truth = hold_out_last_baskets(rest)
+            users = np.flatnonzero(np.diff(truth.indptr) > 0)
+            if len(users) == 0:
+                break
+            if len(users) > c.tune_users:
+                users = np.sort(rng.choice(users, size=c.tune_users, replace=False))
+            hits += self._round_hits(train, truth, users, sources)
+            n_users += len(users)
+            rest = train
+        if n_users == 0:
+            return fallback
+        recall = hits / n_users
+        self.tuning = [
+            {"half_life_days": h, "weight": w, "base_share": v, "recall": float(r)}
+            for (h, w, v), r in zip(grid, recall, strict=True)
+        ]
+        h, w, v = grid[int(np.argmax(recall))]  # first of equals, in grid order
+        if h == "tifu":
+            self.repeat_kind_ = "tifu"
+            return float(w), float(v), None
+        self.repeat_kind_ = "recency"
+        return float(w), float(v), float(h) if h is not None else None
+
+    def _round_hits(
+        self,
+        train: Interactions,
+        truth: sp.csr_matrix,
+        users: np.ndarray,
+        sources: list[float | None | str],
+    ) -> np.ndarray:
+        """Summed Recall@k over `users` of every (repeat source, w, v) on one held-out round."""
+        c = self.config
+        hits = np.zeros(len(sources) * len(c.weights) * len(c.base_shares))
+        base = self._base().fit(train) if any(v > 0 for v in c.base_shares) else None
+        pop = minmax_rows(popularity(train, c.popularity_signal)[None, :])
+        tifu = _tifu(train) if "tifu" in sources else None
         for sl in batches(len(users), _TUNE_BATCH):
             u = users[sl]
             counts, ages = train.purchases[u], train.last_purchase_age[u]
             collab = minmax_rows(base.score(u)) if base is not None else np.zeros((len(u), 1))
             reps = [
-                max_scale_rows(repeat_scores(counts, ages, h, c.count_power)) for h in c.half_lives
+                max_scale_rows(
+                    np.asarray(tifu[u].todense(), np.float32)
+                    if h == "tifu" and tifu is not None
+                    else repeat_scores(counts, ages, None if h == "tifu" else h, c.count_power)  # type: ignore[arg-type]
+                )
+                for h in sources
             ]
-            if tifu is not None:
-                reps.append(max_scale_rows(np.asarray(tifu[u].todense(), np.float32)))
             t = truth[u]
             dense_truth = np.asarray(t.todense()) > 0
             sizes = np.maximum(np.diff(t.indptr), 1)
@@ -169,23 +208,15 @@ class RepeatBlend(Recommender):
                     rep_c = rep[rows, safe]
                     for w_i, w in enumerate(c.weights):
                         s = np.where(
-                            valid, np.float32(w) * rep_c + np.float32(1 - w) * other_c, -np.inf
+                            valid,
+                            np.float32(w) * rep_c + np.float32(1 - w + _TIE) * other_c,
+                            -np.inf,
                         )
                         top = top_k(s, c.tune_k)[0]
                         got = np.take_along_axis(hit, np.maximum(top, 0), axis=1) & (top >= 0)
                         g = (h_i * len(c.weights) + w_i) * len(c.base_shares) + v_i
                         hits[g] += float((got.sum(axis=1) / sizes).sum())
-        recall = hits / len(users)
-        self.tuning = [
-            {"half_life_days": h, "weight": w, "base_share": v, "recall": float(r)}
-            for (h, w, v), r in zip(grid, recall, strict=True)
-        ]
-        h, w, v = grid[int(np.argmax(recall))]  # first of equals, in grid order
-        if h == "tifu":
-            self.repeat_kind_ = "tifu"
-            return float(w), float(v), None
-        self.repeat_kind_ = "recency"
-        return float(w), float(v), float(h) if h is not None else None
+        return hits
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         w, v = np.float32(self.weight_), np.float32(self.base_share_)
@@ -199,7 +230,7 @@ class RepeatBlend(Recommender):
         other = np.repeat(((1 - v) * self.popularity)[None, :], len(users), axis=0)
         if self.base_model is not None:
             other += v * minmax_rows(self.base_model.score(users))
-        return w * rep + (1 - w) * other
+        return w * rep + (1 - w + _TIE) * other  # at w = 1 new items still rank by `other`
 
     def user_vectors(self) -> np.ndarray | None:
         """The base model's user vectors (None when the base was not needed)."""
