@@ -52,7 +52,8 @@ def group_item_history(
     g_idx = frame.index.get_level_values(0).to_numpy(np.int64)
     i_idx = frame.index.get_level_values(1).to_numpy(np.int64)
     age = sp.csr_matrix(
-        (np.floor(frame.to_numpy()).astype(np.float32) + 1.0, (g_idx, i_idx)), shape=shape
+        (np.maximum(frame.to_numpy(), 0.0).astype(np.float32) + 1.0, (g_idx, i_idx)),
+        shape=shape,
     )
     age.sort_indices()
     counts.sort_indices()
