@@ -27,9 +27,9 @@ import scipy.sparse as sp
 class GroupMix:
     """Weights of the group-rebuy mix (the collaborative part gets 1 - history - members)."""
 
-    history: float = 0.5
-    members: float = 0.3
-    half_life_days: float | None = 30.0
+    history: float = 0.4
+    members: float = 0.4
+    half_life_days: float | None = None
     category_cap: int | None = None  # at most this many items of one category in the top k
 
     def __post_init__(self) -> None:
@@ -55,6 +55,8 @@ class GroupMix:
         )
 
 
+# chosen on the validation cuts of 5 synthetic presets + Ta-Feng + Instacart households by
+# `python -m experiments.group_eval` (docs/group-ranking.md); no cap and no recency won there
 DEFAULT_MIX = GroupMix()
 
 
