@@ -158,8 +158,8 @@ def basket_split(
     dataset: str, src: Path, back: int, size: int, seed: int, max_groups: int
 ) -> Split:
     """Households on a real dataset; targets = each member's basket `back` from their last."""
-    from experiments.evaluate import basket_events, load_baskets
-    from experiments.split import BASKET
+    from training.evaluation.folds import basket_events, load_baskets
+    from training.evaluation.split import BASKET
 
     lines = load_baskets(dataset, src)
     last = lines.groupby(Col.USER_ID)[BASKET].transform("max")
@@ -200,7 +200,7 @@ def basket_split(
 # -- scoring -----------------------------------------------------------------------------------
 def score_split(split: Split, model_kind: str, strategy: str, seed: int) -> Scored:
     """Fit the model on what is known and compute each group's strategy rank unit."""
-    from experiments.evaluate import seeded_params
+    from training.evaluation.leaderboard import seeded_params
     from training.models import build_model
 
     model = build_model(model_kind, **seeded_params(model_kind, {}, seed)).fit(split.inter)
