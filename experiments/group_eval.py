@@ -47,7 +47,7 @@ import scipy.sparse as sp
 
 from features.matrix import IdMap, Interactions, build_interactions
 from features.schema import PURCHASE_EVENTS, Col
-from features.settings import load_settings
+from features.settings import Settings, load_settings
 from serving import group_rebuy as gr
 from serving.ranking import _aggregate
 
@@ -83,7 +83,9 @@ class Scored:
 
 
 # -- synthetic feature stores -----------------------------------------------------------------
-def store_split(features: Path, horizon_days: float, shift: int) -> Split:
+def store_split(
+    features: Path, horizon_days: float, shift: int, settings: Settings | None = None
+) -> Split:
     """The split of a feature store whose cut is `shift + 1` horizons before its last event."""
     events = pd.read_parquet(
         features / "events.parquet",
@@ -97,7 +99,7 @@ def store_split(features: Path, horizon_days: float, shift: int) -> Split:
     after = events[(events[Col.TS] >= cut) & (events[Col.TS] < stop)]
     users = IdMap.from_values(events[Col.USER_ID])
     items = IdMap.from_values(events[Col.ITEM_ID])
-    s = load_settings()
+    s = settings or load_settings()
     inter = build_interactions(
         before, users, items, s.features.event_weights, s.features.half_life_days, snapshot=cut
     )
@@ -155,7 +157,13 @@ def households(
 
 
 def basket_split(
-    dataset: str, src: Path, back: int, size: int, seed: int, max_groups: int
+    dataset: str,
+    src: Path,
+    back: int,
+    size: int,
+    seed: int,
+    max_groups: int,
+    settings: Settings | None = None,
 ) -> Split:
     """Households on a real dataset; targets = each member's basket `back` from their last."""
     from training.evaluation.folds import basket_events, load_baskets
@@ -168,7 +176,7 @@ def basket_split(
     known = lines[pos > back]
     users = IdMap.from_values(lines[Col.USER_ID])
     items = IdMap.from_values(lines[Col.ITEM_ID])
-    s = load_settings()
+    s = settings or load_settings()
     ev = basket_events(known)
     inter = build_interactions(
         ev, users, items, s.features.event_weights, s.features.half_life_days, ev[Col.TS].max()
@@ -306,6 +314,7 @@ def evaluate_groups(
     max_groups: int = 400,
     seed: int = 42,
     mix: gr.GroupMix | None = None,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """Test rows (one per dataset) of ours vs both naive baselines; the mix chosen on validation.
 
@@ -317,14 +326,14 @@ def evaluate_groups(
     for name, path in (stores or {}).items():
         log.info("%s: splits of the feature store", name)
         splits[name] = (
-            store_split(Path(path), horizon_days, 1),
-            store_split(Path(path), horizon_days, 0),
+            store_split(Path(path), horizon_days, 1, settings),
+            store_split(Path(path), horizon_days, 0, settings),
         )
     for name, path in (real or {}).items():
         log.info("%s: households", name)
         splits[name] = (
-            basket_split(name, Path(path), 1, group_size, seed, max_groups),
-            basket_split(name, Path(path), 0, group_size, seed, max_groups),
+            basket_split(name, Path(path), 1, group_size, seed, max_groups, settings),
+            basket_split(name, Path(path), 0, group_size, seed, max_groups, settings),
         )
     mixes = [mix] if mix is not None else mix_grid()
     val_rows, test_rows = [], []
@@ -383,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     real = {k: v for k, v in (("tafeng", args.tafeng), ("instacart", args.instacart)) if v}
     rows = evaluate_groups(
         stores, real, args.model, args.strategy, args.horizon, args.group_size,
-        args.max_groups, args.seed,
+        args.max_groups, args.seed, None, load_settings(),
     )  # fmt: skip
     table = pd.DataFrame(rows)
     cols = ["dataset", "cases", "groups", "ours_hit", "history_pop_hit", "popularity_hit",
