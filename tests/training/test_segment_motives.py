@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,21 @@ from training.segments import (
 )
 
 SIZE = {"people": 250, "items": 200, "seed": 4}
-TAFENG = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "tafeng"
+# ../shared/datasets beside the repository (CI layout; worktrees sit one level deeper)
+_ROOT = Path(__file__).resolve().parents[2]
+TAFENG = (
+    Path(
+        os.environ.get(
+            "LINLI_DATASETS",
+            next(
+                (p for p in (_ROOT.parent / "shared", _ROOT.parents[1] / "shared") if p.exists()),
+                _ROOT.parent / "shared",
+            )
+            / "datasets",
+        )
+    )
+    / "tafeng"
+)
 
 
 @pytest.fixture(scope="module")
