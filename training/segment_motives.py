@@ -188,3 +188,74 @@ def motive_blocks(
         "value": value_block(users, profiles),
     }
     return {k: v[0] for k, v in built.items()}, {k: v[1] for k, v in built.items()}
+
+
+# tag / column values that carry no meaning: never part of a segment name
+PLACEHOLDER_VALUES = frozenset(
+    {"unknown", "nan", "none", "null", "na", "n/a", "undefined", "other", "-", "?", ""}
+)
+# motive columns read as words: column -> (label when high, label when low)
+MOTIVE_WORDS: dict[str, tuple[str, str]] = {
+    "price:price_tier": ("premium picks", "budget picks"),
+    "price:discount_share": ("deal seekers", "full-price buyers"),
+    "engagement:log_events": ("highly engaged", "light users"),
+    "rfm:aov": ("big baskets", "small baskets"),
+    "rfm:recency_days": ("lapsing", "recent buyers"),
+    "rfm:frequency": ("frequent buyers", "occasional buyers"),
+}
+
+
+def _word(column: str, high: bool) -> str | None:
+    """The words for a segment far above (or below) the others on one motive column."""
+    if column in MOTIVE_WORDS:
+        return MOTIVE_WORDS[column][0 if high else 1]
+    block, _, value = column.partition(":")
+    if not high or value.strip().lower() in PLACEHOLDER_VALUES:
+        return None
+    if block == "time":
+        return f"{value.replace('_', ' ')} shoppers"
+    if block == "channel":
+        return f"{value} shoppers"
+    if block == "buy" and value.startswith("cat="):
+        return f"{value[4:]} lovers"
+    return None
+
+
+def motive_labels(
+    blocks: dict[str, np.ndarray],
+    names: dict[str, list[str]],
+    segment: np.ndarray,
+    min_z: float = 0.25,
+) -> dict[int, list[str]]:
+    """Per segment, words for the motives it stands out on (segment mean z >= `min_z`), best first.
+
+    `segment` holds each user's segment (negative = not clustered). Names segments that no
+    tag describes, and tells apart segments that would share a name.
+    """
+    mask = segment >= 0
+    cols, words_hi, words_lo = [], [], []
+    for block in ("price", "time", "channel", "engagement", "rfm", "buy"):
+        for j, name in enumerate(names.get(block, [])):
+            column = f"{block}:{name}"
+            hi, lo = _word(column, True), _word(column, False)
+            if hi or lo:
+                cols.append(blocks[block][:, j])
+                words_hi.append(hi)
+                words_lo.append(lo)
+    if not cols or not mask.any():
+        return {}
+    x = np.column_stack(cols)[mask]
+    sd = x.std(axis=0)
+    z = np.divide(x - x.mean(axis=0), sd, out=np.zeros_like(x), where=sd > 1e-9)
+    seg = segment[mask]
+    out: dict[int, list[str]] = {}
+    for s in np.unique(seg):
+        mean = z[seg == s].mean(axis=0)
+        ranked = sorted(range(len(mean)), key=lambda j: -abs(mean[j]))
+        picked = [
+            w
+            for j in ranked
+            if abs(mean[j]) >= min_z and (w := words_hi[j] if mean[j] > 0 else words_lo[j])
+        ]
+        out[int(s)] = list(dict.fromkeys(picked))
+    return out

@@ -36,14 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.matrix import IdMap, Interactions
 from features.schema import Col
-from training.segment_motives import motive_blocks, search_word_counts
+from training.segment_motives import (
+    PLACEHOLDER_VALUES,
+    motive_blocks,
+    motive_labels,
+    search_word_counts,
+)
 
 NEW_SEGMENT = -1
 NEW_SEGMENT_NAME = "new / little activity"
-# tag values that carry no meaning: never part of a segment name
-PLACEHOLDER_VALUES = frozenset(
-    {"unknown", "nan", "none", "null", "na", "n/a", "undefined", "other", "-", "?", ""}
-)
 # tags true of the ordinary user: they never tell a segment apart in words
 UNINFORMATIVE_TAGS = frozenset({"tier:regular"})
 INTEREST_PREFIX = "interest:"
@@ -354,9 +355,17 @@ def _label(tag: str, labels: dict[str, str]) -> str:
 
 
 def name_segments(
-    lifts: pd.DataFrame, segment_ids: list[int], cfg: SegmentConfig
+    lifts: pd.DataFrame,
+    segment_ids: list[int],
+    cfg: SegmentConfig,
+    motives: dict[int, list[str]] | None = None,
 ) -> dict[int, str]:
-    """A readable, unique name per segment from its most over-represented tags."""
+    """A readable, unique name per segment from its most over-represented tags.
+
+    `motives` (segment -> words, see :func:`training.segment_motives.motive_labels`) name the
+    segments no tag describes and tell apart segments that would share a name.
+    """
+    motives = motives or {}
     tag = lifts[Col.TAG].astype("string")
     is_interest = tag.str.startswith(INTEREST_PREFIX)
     min_lift = np.where(is_interest, cfg.name_min_lift_interest, cfg.name_min_lift)
@@ -381,7 +390,9 @@ def name_segments(
             continue
         mine = ok[ok[Col.SEGMENT_ID] == seg]
         if mine.empty:
-            names[seg] = "general shoppers"
+            words = motives.get(seg, [])
+            names[seg] = " · ".join(words[: cfg.name_parts]) or "general shoppers"
+            spare[seg] = words[cfg.name_parts :]
             continue
         # the lead label: the best interest (what people say), else the best mapped tag;
         # supporting labels: the most over-represented of the rest, with the full lift bar
@@ -392,7 +403,8 @@ def name_segments(
         names[seg] = " · ".join(labels[: cfg.name_parts])
         weaker = mine.sort_values("rank_key", ascending=False)["label"].astype(str).tolist()
         used = labels[: cfg.name_parts]
-        spare[seg] = [x for x in dict.fromkeys(labels + weaker) if x not in used]
+        more = labels + weaker + motives.get(seg, [])
+        spare[seg] = [x for x in dict.fromkeys(more) if x not in used]
     return _unique(names, spare, segment_ids)
 
 
@@ -455,7 +467,8 @@ def discover(
     feats = user_features(inter, items, users, tags, cfg, embedding, events)
     seg, cl = assign_segments(feats, cfg)
     lifts = tag_lift(seg, tags, cfg.name_tags_exclude)
-    names = name_segments(lifts, sorted(seg[Col.SEGMENT_ID].unique().tolist()), cfg)
+    motives = motive_labels(feats.blocks, feats.names, seg[Col.SEGMENT_ID].to_numpy())
+    names = name_segments(lifts, sorted(seg[Col.SEGMENT_ID].unique().tolist()), cfg, motives)
     seg[Col.SEGMENT_NAME] = seg[Col.SEGMENT_ID].map(names).astype("string")
     return seg, cl, lifts
 
