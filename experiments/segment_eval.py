@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from experiments.segment_baseline import naive_segments
 from experiments.synth_truth import PERSONA, load_user_truth
-from features import store
+from features import store_layout as store
 from features.matrix import Interactions
 from features.schema import Col
 from training.segments import NEW_SEGMENT, SegmentConfig, discover, placeholder_names
