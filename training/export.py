@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
+from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
 from features.progress import Steps
@@ -375,6 +376,7 @@ def _feature_tables(features: Path) -> tuple[Interactions, dict[str, Any]]:
             Col.LIVE_ID,
             Col.GROUP_ID,
             Col.ORDER_ID,
+            Col.ITEM_ID,
             "referrer_user_id",
         ]
         import pyarrow.parquet as pq
@@ -382,10 +384,15 @@ def _feature_tables(features: Path) -> tuple[Interactions, dict[str, Any]]:
         have = set(pq.read_schema(ev_path).names)
         events = pd.read_parquet(ev_path, columns=[c for c in want if c in have])
     activity = activity_table(events, users)
+    group_hist, group_hist_age = group_item_history(
+        events, IdMap.from_values(groups[Col.GROUP_ID]), items, snapshot
+    )
     hosts = _read(features, store.HOSTS)
     if hosts is not None and Col.TAGS in hosts.columns:
         hosts = hosts.assign(**{Col.TAGS: hosts[Col.TAGS].astype("string").fillna("")})
     rest = {
+        "group_hist": group_hist,
+        "group_hist_age": group_hist_age,
         "ident": ident,
         "catalogue": catalogue,
         "cons": cons,
@@ -434,6 +441,8 @@ def _write(
         groups=rest["groups"],
         group_members=rest["gm"],
         item_neighbours=neighbours,
+        group_history=rest["group_hist"],
+        group_history_age=rest["group_hist_age"],
         variants=varr,
         user_profile=rest["profile"],
         user_tags=rest["user_tags"],
