@@ -86,7 +86,7 @@ def load_case(features: Path, name: str, themes: list[Theme], horizon: float, no
 
 def default_cut(ts: pd.Series, horizon_days: float) -> pd.Timestamp:
     """80% of purchase lines before it, and at least ``horizon_days`` of data after it."""
-    q = pd.Timestamp(ts.quantile(CUT_QUANTILE))
+    q = pd.Timestamp(ts.quantile(CUT_QUANTILE))  # type: ignore[arg-type]
     return min(q, pd.Timestamp(ts.max()) - pd.Timedelta(days=horizon_days))
 
 

@@ -266,9 +266,7 @@ def _score(
     who = users_at(log, t_snap)
     if users is not None:
         who = who.union(pd.Index(users, dtype="string"))
-    x = signals_at(
-        log, t_snap, who, cfg.half_life_days, cfg.prior_baskets, cfg.seed, cfg.embedding
-    )
+    x = signals_at(log, t_snap, who, cfg.half_life_days, cfg.prior_baskets, cfg.seed, cfg.embedding)
     score = pd.Series(am.predict(model, x), index=x.index)
     contrib = am.contributions(model, x, score.to_numpy())
     # step 4: constraints and reasons
@@ -305,6 +303,7 @@ def _score(
         "training_rows": int(len(ts.y)),
         "training_positives": int(ts.y.sum()),
         "training_cuts": len(ts.cuts),
+        "training_horizon_days": round(ts.horizon, 2),
         "snapshot": str(snap),
     }
     components = pd.concat([x, contrib.add_prefix("c_")], axis=1).assign(score=score)

@@ -1,6 +1,7 @@
 """The audience model: who buys the theme's items in the next ``horizon`` days, learned from past cuts.
 
-Training rows come from ``windows`` earlier cuts ``snapshot - k * horizon`` (k = 1..windows):
+Training rows come from ``windows`` earlier cuts ``snapshot - k * horizon`` (k = 1..windows;
+a log shorter than two horizons uses half its length as the horizon):
 the signals of every user seen by that cut (:func:`training.audience_signals.signals_at`)
 and the label "bought a theme item in the following ``horizon`` days" (which lies before the
 snapshot, so nothing after the snapshot is read). A seeded scikit-learn classifier
@@ -44,6 +45,7 @@ class TrainingSet:
     y: np.ndarray
     cuts: list[float] = field(default_factory=list)
     rows_per_cut: list[int] = field(default_factory=list)
+    horizon: float = 0.0  # label window the rows were made with
 
 
 def training_set(
@@ -58,10 +60,12 @@ def training_set(
 ) -> TrainingSet:
     """Signals at ``snapshot - k * horizon`` and the theme purchases of the next ``horizon`` days."""
     start = float(log.lines["t"].min()) if len(log.lines) else snapshot
+    # a log shorter than two horizons learns "buys within half of it" (same ranking question)
+    horizon = min(horizon, max((snapshot - start) / 2.0, 0.0))
     xs, ys, cuts, sizes = [], [], [], []
     for k in range(1, windows + 1):  # a handful of cuts
         cut = snapshot - k * horizon
-        if cut <= start:
+        if horizon <= 0 or cut < start + horizon - 1e-9:  # a horizon of history before a cut
             break
         users = users_at(log, cut)
         if len(users) == 0:
@@ -73,16 +77,22 @@ def training_set(
     if not xs:
         return TrainingSet(pd.DataFrame(columns=list(FEATURES)), np.zeros(0, bool))
     x = pd.concat(xs, ignore_index=True)
-    return TrainingSet(x, np.concatenate(ys), cuts, sizes)
+    return TrainingSet(x, np.concatenate(ys), cuts, sizes, horizon)
+
+
+# all-time totals grow with the log's length, so earlier cuts would teach them wrongly;
+# the model reads their per-30-days rates and windowed counts instead
+NON_STATIONARY = ("theme_all", "baskets_all", "tenure_days")
+INPUTS: tuple[str, ...] = tuple(f for f in FEATURES if f not in NON_STATIONARY)
 
 
 def _matrix(x: pd.DataFrame) -> np.ndarray:
     """Signals as model input: counts log-scaled, 'days since' as a closeness in (0, 1]."""
-    m = x[list(FEATURES)].to_numpy(np.float64).copy()
-    for j, f in enumerate(FEATURES):
+    m = x[list(INPUTS)].to_numpy(np.float64).copy()
+    for j, f in enumerate(INPUTS):
         if f in ABSENT:
             m[:, j] = 1.0 / (1.0 + m[:, j] / 30.0)
-        elif f not in ("theme_rate", "affine_share", "embed_sim", "tenure_days"):
+        elif f not in ("theme_rate", "affine_share", "embed_sim"):
             m[:, j] = np.log1p(np.maximum(m[:, j], 0.0))
     return m
 

@@ -64,8 +64,8 @@ def _purchase_reasons(log: ThemeLog, snapshot: float, window: float) -> list[pd.
             }
         )
     )
-    recent_b = ln[age <= 90].groupby(Col.USER_ID).agg(
-        n=("basket", "nunique"), spend=("amount", "sum")
+    recent_b = (
+        ln[age <= 90].groupby(Col.USER_ID).agg(n=("basket", "nunique"), spend=("amount", "sum"))
     )
     spend = np.where(
         recent_b["spend"] > 0, ", ¥" + recent_b["spend"].round(0).astype(int).astype(str), ""
@@ -112,8 +112,8 @@ def reason_texts(
         _counted(eng, "looked at {}", "engage"),
         _keyword_reasons(log, snapshot),
     ]
-    lv = log.lives[log.lives["t"] > snapshot - 30]
-    lv = lv[lv["t"] <= snapshot].groupby(Col.USER_ID).size()
+    recent_lives = log.lives[(log.lives["t"] > snapshot - 30) & (log.lives["t"] <= snapshot)]
+    lv = recent_lives.groupby(Col.USER_ID).size()
     parts.append(
         pd.DataFrame(
             {
@@ -142,8 +142,10 @@ def join_reasons(texts: pd.DataFrame, contrib: pd.DataFrame, k: int) -> pd.Serie
     """Per user: the sentences of their k components that add most (at least the best one)."""
     if texts.empty:
         return pd.Series(dtype="string")
-    long = contrib.rename_axis(Col.USER_ID).reset_index().melt(
-        id_vars=Col.USER_ID, var_name="component", value_name="contrib"
+    long = (
+        contrib.rename_axis(Col.USER_ID)
+        .reset_index()
+        .melt(id_vars=Col.USER_ID, var_name="component", value_name="contrib")
     )
     long[Col.USER_ID] = long[Col.USER_ID].astype("string")
     t = texts.assign(**{Col.USER_ID: texts[Col.USER_ID].astype("string")})

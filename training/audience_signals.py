@@ -53,6 +53,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "similar": ("embed_sim",),
     "activity": (
         "tenure_days",
+        "baskets_per_30",
         "baskets_30",
         "baskets_90",
         "baskets_all",
@@ -245,8 +246,9 @@ def _purchase_signals(lines: pd.DataFrame, cut: float, half_life: float, prior: 
     out["days_since_basket"] = by_user["age"].min()
     tenure = by_user["age"].max()
     out["tenure_days"] = tenure
-    out["theme_per_30"] = out["theme_all"].reindex(tenure.index).fillna(0) * 30 / np.maximum(
-        tenure, 30.0
+    out["baskets_per_30"] = n.astype(float) * 30 / np.maximum(tenure, 30.0)
+    out["theme_per_30"] = (
+        out["theme_all"].reindex(tenure.index).fillna(0) * 30 / np.maximum(tenure, 30.0)
     )
     return out
 
@@ -292,6 +294,8 @@ def signals_at(
 def labels_at(log: ThemeLog, cut: float, horizon: float, users: pd.Index) -> pd.Series:
     """Whether each user bought a theme item in (cut, cut + horizon]."""
     ln = log.lines
-    hit = ln["theme"].to_numpy() & (ln["t"].to_numpy() > cut) & (ln["t"].to_numpy() <= cut + horizon)
+    hit = (
+        ln["theme"].to_numpy() & (ln["t"].to_numpy() > cut) & (ln["t"].to_numpy() <= cut + horizon)
+    )
     buyers = pd.Index(pd.unique(ln.loc[hit, Col.USER_ID]))
     return pd.Series(pd.Index(users).isin(buyers), index=pd.Index(users, name=Col.USER_ID))
