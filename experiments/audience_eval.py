@@ -48,6 +48,11 @@ INSTACART_THEMES = (
     ("produce", "dairy eggs", "snacks", "beverages", "frozen", "bakery", "pantry", "deli"),
     ("fresh fruits", "yogurt", "packaged cheese", "chips pretzels"),
 )
+# the shared datasets beside the main checkout (../shared) or beside a worktree (../../shared)
+SRC = next(
+    (p for p in (Path("../shared/datasets"), Path("../../shared/datasets")) if p.exists()),
+    Path("../shared/datasets"),
+)
 HORIZON = {"instacart": 30.0, "taobao": 2.0, "tafeng": 3.0}
 
 
@@ -247,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--features", type=Path, help="feature store of a synthetic world")
     g.add_argument("--dataset", choices=sorted(HORIZON), help="a real dataset")
-    p.add_argument("--src", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--src", type=Path, default=SRC, help="folder of the real datasets")
     p.add_argument("--work", type=Path, default=Path("work/real"))
     p.add_argument("--model", choices=["hgb", "logreg"], default="hgb")
     p.add_argument("--seed", type=int, default=0)

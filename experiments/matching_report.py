@@ -247,10 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checks", default=",".join(CHECKS), help="comma list of " + ",".join(CHECKS))
     p.add_argument("--people", type=int, default=3000, help="people per world")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--src", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--src", type=Path, default=None, help="real datasets (default ../shared)")
     p.add_argument("--work", type=Path, default=Path("work/matching_report"))
     p.add_argument("--out", type=Path, default=None, help="folder of matching_report.md / .json")
     a = p.parse_args(argv)
+    if a.src is None:
+        from experiments.audience_eval import SRC
+
+        a.src = SRC
     presets = [x for x in a.presets.split(",") if x]
     datasets = [x for x in a.datasets.split(",") if x]
     checks = [x for x in a.checks.split(",") if x]

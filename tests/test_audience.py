@@ -140,7 +140,7 @@ def test_category_conflict_needs_a_share_of_the_theme_category() -> None:
     assert conflicted_users(cons, fruit, share=0.75).empty
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 100_000),
     n_constrained=st.integers(0, 15),

@@ -260,8 +260,7 @@ def _score(
         cfg.seed,
         cfg.embedding,
     )
-    enough = min(int(ts.y.sum()), int((~ts.y).sum())) >= cfg.min_positives
-    model = am.fit_classifier(ts, cfg.model, cfg.seed) if enough else None
+    model, choice = am.choose_model(ts, cfg.model, cfg.seed, cfg.min_positives)
     # step 3: score everyone seen by the snapshot
     who = users_at(log, t_snap)
     if users is not None:
@@ -304,6 +303,7 @@ def _score(
         "training_positives": int(ts.y.sum()),
         "training_cuts": len(ts.cuts),
         "training_horizon_days": round(ts.horizon, 2),
+        **choice,
         "snapshot": str(snap),
     }
     components = pd.concat([x, contrib.add_prefix("c_")], axis=1).assign(score=score)

@@ -8,9 +8,11 @@ snapshot, so nothing after the snapshot is read). A seeded scikit-learn classifi
 (histogram gradient boosting by default, or a logistic regression on log-scaled signals)
 fits them; the probability it gives each user at the snapshot is the audience score.
 
-With no positive (or no negative) label in the windows there is nothing to learn: the
-score is then the theme's recency-decayed purchase count plus its keyword and engagement
-signals (``fallback`` in the summary) — said, not hidden.
+The model must earn its place (:func:`choose_model`): fitted on the older cuts, it ranks
+the users of the latest past cut and is kept only when its R-precision there is at least
+that of the fallback score — the theme's recency-decayed purchase count plus its keyword and
+engagement signals. With fewer than two cuts or too few converters there is nothing to
+learn and check, and the fallback is used (``model: fallback`` in the summary, with why).
 
 Per-user reasons are weighed by what each component adds to that user's probability:
 the drop of the score when the component's signals are set to "never seen".
@@ -43,6 +45,7 @@ class TrainingSet:
 
     x: pd.DataFrame
     y: np.ndarray
+    m: np.ndarray = field(default_factory=lambda: np.zeros((0, len(INPUTS))))  # model input
     cuts: list[float] = field(default_factory=list)
     rows_per_cut: list[int] = field(default_factory=list)
     horizon: float = 0.0  # label window the rows were made with
@@ -77,31 +80,43 @@ def training_set(
     if not xs:
         return TrainingSet(pd.DataFrame(columns=list(FEATURES)), np.zeros(0, bool))
     x = pd.concat(xs, ignore_index=True)
-    return TrainingSet(x, np.concatenate(ys), cuts, sizes, horizon)
+    m = np.vstack([_matrix(f) for f in xs])  # percentiles within each cut
+    return TrainingSet(x, np.concatenate(ys), m, cuts, sizes, horizon)
 
 
 # all-time totals grow with the log's length, so earlier cuts would teach them wrongly;
 # the model reads their per-30-days rates and windowed counts instead
 NON_STATIONARY = ("theme_all", "baskets_all", "tenure_days")
 INPUTS: tuple[str, ...] = tuple(f for f in FEATURES if f not in NON_STATIONARY)
+BOUNDED = ("theme_rate", "affine_share", "embed_sim")
 
 
 def _matrix(x: pd.DataFrame) -> np.ndarray:
-    """Signals as model input: counts log-scaled, 'days since' as a closeness in (0, 1]."""
-    m = x[list(INPUTS)].to_numpy(np.float64).copy()
-    for j, f in enumerate(INPUTS):
-        if f in ABSENT:
-            m[:, j] = 1.0 / (1.0 + m[:, j] / 30.0)
-        elif f not in ("theme_rate", "affine_share", "embed_sim"):
-            m[:, j] = np.log1p(np.maximum(m[:, j], 0.0))
-    return m
+    """Signals as model input, comparable across cuts of different history length.
+
+    Each unbounded signal becomes its percentile among the users scored at the same cut
+    (0 for a user without it; 'days since' ranks closeness), so a cut with one month of
+    history and one with five teach the same thing: how high a user stands in the crowd.
+    Shares and cosines stay as they are.
+    """
+    cols = []
+    for f in INPUTS:
+        v = x[f].to_numpy(np.float64)
+        if f in BOUNDED:
+            cols.append(v)
+            continue
+        closeness = -v if f in ABSENT else v
+        present = v < ABSENT[f] if f in ABSENT else v > 0
+        pct = pd.Series(closeness).rank(pct=True).to_numpy()
+        cols.append(np.where(present, pct, 0.0))
+    return np.column_stack(cols) if cols else np.zeros((len(x), 0))
 
 
 def fit_classifier(ts: TrainingSet, kind: ModelKind, seed: int) -> Any | None:
     """The fitted classifier, or None when the labels hold one class only."""
     if len(ts.y) == 0 or ts.y.all() or not ts.y.any():
         return None
-    x = _matrix(ts.x)
+    x = ts.m
     if kind == "logreg":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -123,6 +138,44 @@ def fit_classifier(ts: TrainingSet, kind: ModelKind, seed: int) -> Any | None:
             random_state=seed,
         )
     return model.fit(x, ts.y)
+
+
+def _enough(y: np.ndarray, min_positives: int) -> bool:
+    return min(int(y.sum()), int((~y).sum())) >= min_positives
+
+
+def r_precision(score: np.ndarray, y: np.ndarray) -> float:
+    """Share of buyers among the top R users, R = the number of buyers."""
+    r = int(y.sum())
+    if r == 0:
+        return float("nan")
+    top = np.argsort(-score, kind="stable")[:r]
+    return float(y[top].mean())
+
+
+def choose_model(
+    ts: TrainingSet, kind: ModelKind, seed: int, min_positives: int
+) -> tuple[Any | None, dict[str, Any]]:
+    """The classifier if it beats the fallback on the latest past cut, else None (fallback).
+
+    The check: fit on the older cuts, rank the users of the latest cut, compare the
+    R-precision of the model and of the fallback score; the winner is refitted on all cuts.
+    """
+    info: dict[str, Any] = {"validation_model": float("nan"), "validation_fallback": float("nan")}
+    if len(ts.cuts) < 2 or not _enough(ts.y, min_positives):
+        return None, {**info, "why": "too few past cuts or converters to learn and check"}
+    n_val = ts.rows_per_cut[0]  # the latest cut comes first
+    y_val, y_fit = ts.y[:n_val], ts.y[n_val:]
+    if not _enough(y_fit, min_positives) or not y_val.any():
+        return None, {**info, "why": "too few converters in the older cuts"}
+    older = TrainingSet(ts.x.iloc[n_val:], y_fit, ts.m[n_val:])
+    held = fit_classifier(older, kind, seed)
+    r_model = r_precision(np.asarray(held.predict_proba(ts.m[:n_val])[:, 1]), y_val)
+    r_fall = r_precision(fallback_score(ts.x.iloc[:n_val]), y_val)
+    info = {"validation_model": round(r_model, 4), "validation_fallback": round(r_fall, 4)}
+    if r_model < r_fall:
+        return None, {**info, "why": "the model did not beat the fallback on the latest cut"}
+    return fit_classifier(ts, kind, seed), {**info, "why": "beat the fallback on the latest cut"}
 
 
 def fallback_score(x: pd.DataFrame) -> np.ndarray:

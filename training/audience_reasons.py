@@ -139,7 +139,10 @@ def reason_texts(
 
 
 def join_reasons(texts: pd.DataFrame, contrib: pd.DataFrame, k: int) -> pd.Series:
-    """Per user: the sentences of their k components that add most (at least the best one)."""
+    """Per user: the sentences of the k components that add most to their score (at least one).
+
+    Theme components come before ``activity`` (how much a user shops in general).
+    """
     if texts.empty:
         return pd.Series(dtype="string")
     long = (
@@ -150,7 +153,10 @@ def join_reasons(texts: pd.DataFrame, contrib: pd.DataFrame, k: int) -> pd.Serie
     long[Col.USER_ID] = long[Col.USER_ID].astype("string")
     t = texts.assign(**{Col.USER_ID: texts[Col.USER_ID].astype("string")})
     r = t.merge(long, on=[Col.USER_ID, "component"], how="inner")
-    r = r.sort_values([Col.USER_ID, "contrib", "component"], ascending=[True, False, True])
+    r["general"] = r["component"] == "activity"  # theme reasons first, activity fills up
+    r = r.sort_values(
+        [Col.USER_ID, "general", "contrib", "component"], ascending=[True, True, False, True]
+    )
     r["pos"] = r.groupby(Col.USER_ID, sort=False).cumcount()
     r = r[(r["pos"] == 0) | (r["contrib"] > 0)]
     r = r.groupby(Col.USER_ID, sort=False).head(k)
