@@ -170,6 +170,8 @@ def choose_model(
         return None, {**info, "why": "too few converters in the older cuts"}
     older = TrainingSet(ts.x.iloc[n_val:], y_fit, ts.m[n_val:])
     held = fit_classifier(older, kind, seed)
+    if held is None:
+        return None, {**info, "why": "too few converters in the older cuts"}
     r_model = r_precision(np.asarray(held.predict_proba(ts.m[:n_val])[:, 1]), y_val)
     r_fall = r_precision(fallback_score(ts.x.iloc[:n_val]), y_val)
     info = {"validation_model": round(r_model, 4), "validation_fallback": round(r_fall, 4)}
