@@ -30,6 +30,7 @@ import json
 import math
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -208,6 +209,7 @@ def run_checks(
                 )
                 got = contract_rows(module, check, kind, name, root, seed)
         except Exception as exc:  # one broken check must not sink the report
+            traceback.print_exc()
             got = [_pending(name, check, f"error: {type(exc).__name__}: {exc}"[:200])]
         rows += got
         for r in got:

@@ -185,7 +185,7 @@ def _count(frame: pd.DataFrame, mask: np.ndarray, weights: np.ndarray | None = N
     return pd.Series(w).groupby(frame.loc[mask, Col.USER_ID].to_numpy()).sum()
 
 
-_SVD_CACHE: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray]] = {}
+_SVD_CACHE: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def embedding_similarity(
@@ -205,7 +205,8 @@ def embedding_similarity(
     k = min(dim, n_items - 1, len(users) - 1)
     if k < 1:
         return pd.Series(dtype=float)
-    key = (len(lines), n_items, k, seed, float(lines["t"].sum()), int(lines["item"].sum()))
+    digest = pd.util.hash_pandas_object(lines[[Col.USER_ID, "t", "item"]], index=False)
+    key = (len(lines), n_items, k, seed, int(digest.to_numpy().sum(dtype=np.uint64)))
     if key not in _SVD_CACHE:  # themes of one log share the embedding of each cut
         svd = TruncatedSVD(n_components=k, random_state=seed, n_iter=3)
         _SVD_CACHE[key] = (svd.fit_transform(x), svd.components_)
