@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features import store
+from features import store_layout as store
 from features.schema import Col
 from training.audience import AudienceConfig, Theme, resolve_theme, score_audience
 

@@ -10,14 +10,15 @@ Rows (each shows ours, the baseline, and ours / baseline):
   (:mod:`experiments.audience_eval`; k is ``min(k, users // 5)`` on small data, shown as k=);
 - ``group hit@10``: group ranking vs each naive group baseline (group history + popularity;
   popularity) — :mod:`experiments.group_eval`;
-- ``segment ARI``: segments vs naive k-means (tf-idf of item events + search words, SVD) —
-  :mod:`experiments.segment_eval` (worlds only: real data has no true personas);
+- ``segment ARI``: segments vs naive k-means with the true k (tf-idf of item events + search
+  words, SVD) — :func:`experiments.segment_eval.evaluate_segments` (worlds only: real data
+  has no true personas);
 - ``per-user recall@10``: the blend vs the best per-user baseline (GP-TopFreq, P-TopFreq,
   TIFU-KNN) on one seeded split (the leaderboard's evaluation functions).
 
-The group and segment checks are called through one contract, ``report_rows(kind, name,
-features, truth, seed) -> list[dict]`` (keys ``check``, ``ours``, ``baseline``,
-``baseline_name``, ``note``) in their modules; a module not present yet gives a row saying so.
+The group check is called through one contract, ``report_rows(kind, name, features, truth,
+seed) -> list[dict]`` (keys ``check``, ``ours``, ``baseline``, ``baseline_name``, ``note``) in
+``experiments.group_eval``; while that module is not there the row says so.
 Worlds are generated with ``features.synth.preset_config`` and built once under ``--work``.
 ``--out DIR`` writes ``DIR/matching_report.md`` and ``.json``.
 """
@@ -123,6 +124,17 @@ def audience_rows(kind: str, name: str, root: Path, seed: int, src: Path) -> lis
     return rows
 
 
+def segment_rows(name: str, root: Path, seed: int) -> list[Row]:
+    """ARI against the true personas: our segments vs naive k-means with the true k."""
+    from experiments.segment_eval import evaluate_segments
+
+    r = evaluate_segments(root, seed)
+    if r.get("ari") is None:
+        return [_pending(name, "segment ARI", "no true personas")]
+    note = f"k={r['k']} (true {r['k_true']}), names unique: {r['names_unique']}"
+    return [Row(name, "segment ARI", float(r["ari"]), float(r["ari_naive"]), "naive k-means", note)]
+
+
 def contract_rows(
     module: str, check: str, kind: str, name: str, root: Path, seed: int
 ) -> list[Row]:
@@ -146,29 +158,21 @@ def contract_rows(
     ]
 
 
-def _evaluation() -> ModuleType:
-    """The leaderboard's evaluation functions, wherever they live."""
-    for name in ("training.evaluation.evaluate", "training.evaluation", "experiments.evaluate"):
-        mod = _module(name)
-        if mod is not None and hasattr(mod, "run_leaderboard"):
-            return mod
-    raise ModuleNotFoundError("no module with run_leaderboard")
-
-
 def leaderboard_rows(kind: str, name: str, root: Path, seed: int, src: Path) -> list[Row]:
     """recall@10 of the blend vs the best per-user baseline on one seeded split."""
-    from features.settings import load_settings
+    from training.evaluation.folds import basket_folds, features_fold, load_baskets
+    from training.evaluation.leaderboard import run_leaderboard
+    from training.settings import load_settings
 
-    ev = _evaluation()
     settings = load_settings(work_dir=root / "work")
     if kind == "world":
-        folds = [ev.features_fold(root / "features", settings, seed=seed)]
+        folds = [features_fold(root / "features", settings, seed=seed)]
     elif name in ("tafeng", "instacart"):
-        folds = list(ev.basket_folds(ev.load_baskets(name, src / name), [seed], settings))
+        folds = list(basket_folds(load_baskets(name, src / name), [seed], settings))
     else:
         return [_pending(name, "per-user recall@10", "no basket protocol for this dataset")]
     kinds = ["blend", *LEADERBOARD_BASELINES]
-    board = ev.run_leaderboard(name, folds, kinds, ks=(10,), progress=False)
+    board = run_leaderboard(name, folds, kinds, ks=(10,), progress=False)
     col = "recall_at_10"
     recall = board.table[col]
     base = recall.drop("blend", errors="ignore")
