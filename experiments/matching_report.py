@@ -207,11 +207,10 @@ def run_checks(
                 got = leaderboard_rows(kind, name, root, seed, src)
             elif check == "segment" and kind != "world":
                 got = [_pending(name, "segment ARI", "real data has no true personas")]
+            elif check == "segment":
+                got = segment_rows(name, root, seed)
             else:
-                module = (
-                    "experiments.group_eval" if check == "group" else "experiments.segment_eval"
-                )
-                got = contract_rows(module, check, kind, name, root, seed)
+                got = contract_rows("experiments.group_eval", check, kind, name, root, seed)
         except Exception as exc:  # one broken check must not sink the report
             traceback.print_exc()
             got = [_pending(name, check, f"error: {type(exc).__name__}: {exc}"[:200])]
