@@ -8,17 +8,14 @@ Rows (each shows ours, the baseline, and ours / baseline):
 - ``audience p@120`` / ``audience p@1000``: the theme audience as a prediction on a temporal
   split vs the naive list (users by past purchases of the theme's items), mean over themes
   (:mod:`experiments.audience_eval`; k is ``min(k, users // 5)`` on small data, shown as k=);
-- ``group hit@10``: group ranking vs each naive group baseline (group history + popularity;
-  popularity) — :mod:`experiments.group_eval`;
+- ``group hit@10``: group ranking (the serving default mix) vs each naive group baseline
+  (group history + popularity; popularity) — :func:`experiments.group_eval.evaluate_groups`;
 - ``segment ARI``: segments vs naive k-means with the true k (tf-idf of item events + search
   words, SVD) — :func:`experiments.segment_eval.evaluate_segments` (worlds only: real data
   has no true personas);
 - ``per-user recall@10``: the blend vs the best per-user baseline (GP-TopFreq, P-TopFreq,
   TIFU-KNN) on one seeded split (the leaderboard's evaluation functions).
 
-The group check is called through one contract, ``report_rows(kind, name, features, truth,
-seed) -> list[dict]`` (keys ``check``, ``ours``, ``baseline``, ``baseline_name``, ``note``) in
-``experiments.group_eval``; while that module is not there the row says so.
 Worlds are generated with ``features.synth.preset_config`` and built once under ``--work``.
 ``--out DIR`` writes ``DIR/matching_report.md`` and ``.json``.
 """
@@ -26,7 +23,6 @@ Worlds are generated with ``features.synth.preset_config`` and built once under 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
@@ -35,7 +31,6 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 PRESETS = ("default", "overlap", "many", "sparse", "noisy")
@@ -68,15 +63,6 @@ class Row:
 
 def _pending(case: str, check: str, why: str) -> Row:
     return Row(case, check, float("nan"), float("nan"), "", why)
-
-
-def _module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):  # the module itself is missing
-            return None
-        raise
 
 
 # ---- worlds ----------------------------------------------------------------------------------
@@ -135,26 +121,22 @@ def segment_rows(name: str, root: Path, seed: int) -> list[Row]:
     return [Row(name, "segment ARI", float(r["ari"]), float(r["ari_naive"]), "naive k-means", note)]
 
 
-def contract_rows(
-    module: str, check: str, kind: str, name: str, root: Path, seed: int
-) -> list[Row]:
-    """Rows from another check's ``report_rows`` (a row saying so when it is not there yet)."""
-    mod = _module(module)
-    fn = getattr(mod, "report_rows", None) if mod is not None else None
-    if fn is None:
-        return [_pending(name, check, f"pending: {module}.report_rows not on this branch")]
-    features = root / "features" if kind == "world" else root / name / "features"
-    truth = root / "truth" if kind == "world" else None
+def group_rows(kind: str, name: str, root: Path, seed: int, src: Path) -> list[Row]:
+    """Group hit rate@10 (the serving default mix) vs both naive group baselines."""
+    from experiments.group_eval import evaluate_groups
+    from serving.group_rebuy import GroupMix
+
+    if kind == "world":
+        got = evaluate_groups(stores={name: root / "features"}, seed=seed, mix=GroupMix())
+    elif name in ("tafeng", "instacart"):
+        got = evaluate_groups(real={name: src / name}, seed=seed, mix=GroupMix())
+    else:
+        return [_pending(name, "group hit@10", "no group-shaped cases for this dataset")]
+    r = got[0]
+    note = f"{r['cases']} cases, {r['groups']} groups, serving default mix"
     return [
-        Row(
-            name,
-            str(r.get("check", check)),
-            float(r["ours"]),
-            float(r["baseline"]),
-            str(r.get("baseline_name", "")),
-            str(r.get("note", "")),
-        )
-        for r in fn(kind, name, features, truth, seed)
+        Row(name, "group hit@10", r["ours_hit"], r["history_pop_hit"], "history + popular", note),
+        Row(name, "group hit@10", r["ours_hit"], r["popularity_hit"], "popularity", note),
     ]
 
 
@@ -210,7 +192,7 @@ def run_checks(
             elif check == "segment":
                 got = segment_rows(name, root, seed)
             else:
-                got = contract_rows("experiments.group_eval", check, kind, name, root, seed)
+                got = group_rows(kind, name, root, seed, src)
         except Exception as exc:  # one broken check must not sink the report
             traceback.print_exc()
             got = [_pending(name, check, f"error: {type(exc).__name__}: {exc}"[:200])]
