@@ -43,7 +43,9 @@ def test_report_on_a_tiny_world(tmp_path: Path) -> None:
     assert rc == 0
     rows = json.loads((tmp_path / "out" / "matching_report.json").read_text(encoding="utf-8"))
     checks = {r["check"] for r in rows}
-    assert {"audience p@120", "audience p@1000"} <= checks
+    assert {"audience p@120", "audience p@1000", "group hit@10"} <= checks
+    group = [r for r in rows if r["check"] == "group hit@10"]
+    assert {r["baseline_name"] for r in group} == {"history + popular", "popularity"}
     aud = [r for r in rows if r["check"].startswith("audience")]
     assert all(r["baseline"] > 0 and r["ours"] >= 0 for r in aud)
     assert "| sparse | audience p@120 |" in (tmp_path / "out" / "matching_report.md").read_text(
