@@ -68,8 +68,6 @@ def commands(data: Path, work: Path) -> list[list[str]]:
             str(theme),
             "--matching",
             m,
-            "--cf-model",
-            "none",
             "--no-mlflow",
         ],  # fmt: skip
         ["forecast", "--features", f, "--out", m, "--no-mlflow", "--no-mentions"],
