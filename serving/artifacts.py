@@ -399,8 +399,12 @@ def _validate_variant(v: Variant, n_users: int, n_items: int) -> None:
 
 
 def load_bundle(path: Path | str) -> Bundle:
-    """Read and validate a bundle folder; raises :class:`BundleError` naming what is wrong."""
-    path = Path(path)
+    """Read and validate a bundle folder; raises :class:`BundleError` naming what is wrong.
+
+    A pointer (``bundle -> bundle-v3``) is resolved once, first: every file comes from the
+    one folder it named then, even if the pointer flips while this reads.
+    """
+    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     if not path.is_dir():
         raise BundleError(f"no artifact bundle at {path} (run `linli export` first)")
     manifest = json.loads(_need(path / MANIFEST).read_text())
