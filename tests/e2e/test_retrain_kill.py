@@ -28,6 +28,7 @@ from loop_world import empty_mlflow, end_runs, loop_world
 from features.settings import Settings
 from serving import pointer
 from serving.runtime import Runtime
+from training import promotion
 from training import retrain as R
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -36,9 +37,9 @@ RUNNER = textwrap.dedent(
     """
     import os, signal, sys
     from serving import pointer
-    from training import retrain as R, tracking
+    from training import promotion, retrain as R, tracking
     where, name = sys.argv[1].split(".")
-    mod = {"R": R, "pointer": pointer, "tracking": tracking}[where]
+    mod = {"R": R, "pointer": pointer, "tracking": tracking, "promotion": promotion}[where]
     orig = getattr(mod, name)
     def killed_after(*a, **k):
         out = orig(*a, **k)
@@ -54,7 +55,7 @@ KILL_POINTS = [
     ("features", "R.build_features"),
     ("evaluate", "R._evaluate"),
     ("register", "R._register"),
-    ("export", "R._export_version"),
+    ("export", "promotion.export_version"),
     ("intent", "pointer.write_intent"),
     ("adopt", "pointer.adopt"),
     ("flip", "pointer.point"),
@@ -121,7 +122,7 @@ def test_kill_9_at_every_step_never_loses_or_reverts_the_champion(
         )
         now = served(settings)  # a restarted server
         assert int(now) >= int(history[-1]), f"{step}: reverted v{history[-1]} -> v{now}"
-        R.reconcile(bundle, settings)  # what the next run does first
+        promotion.reconcile(bundle, settings)  # what the next run does first
         alias = tracking.alias_version("champion", settings)
         assert alias == now == R.bundle_versions(bundle)["champion"], (step, alias, now)
         assert pointer.read_intent(bundle) is None
