@@ -62,7 +62,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         state: dict[str, Any] = {"url": f"http://127.0.0.1:{port}", "port": port, "token": token}
         state |= {"pg": pg, "bundle": bundle, "work": work, "env": env}
-        state["proc"] = start_server(port, env, work / "server.log", timeout=180)
+        state["log"] = work / "server.log"
+        state["proc"] = start_server(port, env, state["log"], timeout=180)
         try:
             yield state
         finally:
@@ -271,8 +272,24 @@ def test_reload_and_experiment_survive_a_killed_worker_and_a_killed_server(
 
     os.killpg(srv["proc"].pid, signal.SIGKILL)  # the whole server, no goodbye
     srv["proc"].wait(30)
-    srv["proc"] = start_server(srv["port"], srv["env"], srv["work"] / "server2.log", timeout=180)
+    srv["log"] = srv["work"] / "server2.log"
+    srv["proc"] = start_server(srv["port"], srv["env"], srv["log"], timeout=180)
     b3, e3, _ = _agree(srv, 60)
     assert (b3, e3) == (bundle_d, exp_h)  # nothing acknowledged was reverted
     info = infos(srv, 1)[0]
     assert info["bundle"] == str(other) and info["experiment"]["challenger_share"] == 0.4
+
+
+def test_a_bad_request_is_one_quiet_log_line_without_the_body(srv: dict[str, Any]) -> None:
+    phone = "13955501234"
+    r = post(srv, "/rank/user", {"user": int(phone), "k": f"phone {phone}"}, auth=False)
+    assert r.status_code == 400
+    log: Path = srv["log"]
+    t0 = time.monotonic()
+    while "client error 400 on /rank/user" not in log.read_text(errors="replace"):
+        assert time.monotonic() - t0 < 10, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.2)
+    text = log.read_text(errors="replace")
+    assert phone not in text and "Traceback" not in text
+    (line,) = [x for x in text.splitlines() if "client error 400" in x]
+    assert "INFO" in line and "validation error" in line
