@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import psutil
 import pytest
 from pg_server import postgres_cluster
 from serving_world import shared_bundle
@@ -67,7 +68,15 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         try:
             yield state
         finally:
+            workers = (
+                psutil.Process(state["proc"].pid).children(True)
+                if state["proc"].poll() is None
+                else []
+            )
             stop_server(state["proc"])
+            for w in workers:  # a worker left behind by a killed arbiter
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    w.kill()
     log = (work / "server.log").read_text(errors="replace")
     assert "status=500" not in log, "the server answered a 500 (see server.log)"
 
@@ -270,8 +279,17 @@ def test_reload_and_experiment_survive_a_killed_worker_and_a_killed_server(
         for _ in range(10):
             assert post(srv, "/rank/user", {"user": u}, auth=False).json()["variant"] == variant
 
-    os.killpg(srv["proc"].pid, signal.SIGKILL)  # the whole server, no goodbye
+    # the whole server, no goodbye: the arbiter and every worker (they run in sessions of
+    # their own, so a process-group kill would leave them serving)
+    everyone = [srv["proc"].pid, *(c.pid for c in psutil.Process(srv["proc"].pid).children(True))]
+    for pid in everyone:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     srv["proc"].wait(30)
+    t0 = time.monotonic()
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in everyone):
+        assert time.monotonic() - t0 < 30
+        time.sleep(0.2)
     srv["log"] = srv["work"] / "server2.log"
     srv["proc"] = start_server(srv["port"], srv["env"], srv["log"], timeout=180)
     b3, e3, _ = _agree(srv, 60)
