@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from serving import pointer
+
 FORMAT = "linli-bundle"
 FORMAT_VERSION = 1
 
@@ -324,7 +326,18 @@ def write_bundle(
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp` with two renames (a reader never sees a half-written bundle)."""
+    """Replace `out` by `tmp` with two renames (a reader never sees a half-written bundle).
+
+    When `out` is a pointer (``bundle -> bundle-v3``, see :mod:`serving.pointer`) the new
+    bundle gets a folder of its own and the pointer is flipped in one atomic step instead.
+    """
+    if out.is_symlink():
+        final = out.with_name(
+            f"{out.name}-export-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}"
+        )
+        tmp.rename(final)
+        pointer.point(out, final.name)
+        return
     old = out.with_name(f".{out.name}.old-{time.time_ns()}")
     if out.exists():
         out.rename(old)
