@@ -319,3 +319,17 @@ def test_a_changed_model_file_is_refused_before_unpickling(tmp_path: Path) -> No
     (tmp_path / "m" / STATE_FILE).write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
     with pytest.raises(ValueError, match="sha256 differs"):
         Recommender.load(tmp_path / "m", expect_sha256=digest)
+
+
+def test_an_export_over_a_pointer_flips_it(tmp_path: Path) -> None:
+    from serving import artifacts
+
+    _bundle(tmp_path / "bundle-v1", "1")
+    live = tmp_path / "bundle"
+    pointer.point(live, "bundle-v1")
+    tmp = _bundle(tmp_path / ".tmp-export", "9")
+    artifacts._swap_into_place(tmp, live)
+    assert live.is_symlink() and (tmp_path / "bundle-v1").is_dir()
+    assert (
+        json.loads((live / "manifest.json").read_text())["variants"]["champion"]["version"] == "9"
+    )
