@@ -135,5 +135,12 @@ def test_kill_9_at_every_step_never_loses_or_reverts_the_champion(
     assert served(settings) == tracking.alias_version("champion", settings) == out.champion_after
     again = R.retrain(data, settings, R.RetrainConfig(margin=0.0, n_boot=50), bundle)
     assert again.decision == "skipped"
+    # "already done" holds only while the alias and the bundle agree
+    served_dir = pointer.target(bundle)
+    assert served_dir is not None
+    pointer.point(bundle, f"bundle-v{history[-1]}")  # the bundle now disagrees with the alias
+    assert R._already_done(again.key, out.champion_after, bundle, True, settings) is None
+    pointer.point(bundle, served_dir)
+    assert R._already_done(again.key, out.champion_after, bundle, True, settings) is not None
     assert bundle.is_symlink() and len(list(work.glob("bundle-v*"))) <= 3
     end_runs()
