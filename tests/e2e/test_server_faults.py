@@ -34,9 +34,9 @@ import httpx
 import pandas as pd
 import psutil
 import pytest
+from ingest_rows import ev
 from pg_server import postgres_cluster
 from serving_world import shared_bundle
-from test_ingest import ev
 
 from features.event_store import open_store
 from serving.cli import free_port, server_env, start_server, stop_server

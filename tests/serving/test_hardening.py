@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from test_ingest import ev
+from ingest_rows import ev
 
 from features.event_store import StoreError, open_store
 from features.identity import id_keys, resolve, sightings
@@ -303,12 +303,30 @@ def test_flip_is_one_atomic_replace(tmp_path: Path) -> None:
 
 
 def test_a_changed_model_file_is_refused_before_unpickling(tmp_path: Path) -> None:
-    from test_models import make_world
-
+    from features.matrix import IdMap, build_interactions
     from training.models import build_model
     from training.models.base import STATE_FILE, Recommender
 
-    data, _ = make_world()
+    events = pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u2", "u3"],
+            "item_id": ["a", "b", "a", "c"],
+            "order_id": ["o1", "o1", "o2", "o3"],
+            "ts": pd.to_datetime(
+                ["2026-05-01", "2026-05-01", "2026-05-02", "2026-05-03"], utc=True
+            ),
+            "event_type": ["order"] * 4,
+        }
+    )
+    users, items = IdMap.from_values(["u1", "u2", "u3"]), IdMap.from_values(["a", "b", "c"])
+    data = build_interactions(
+        events,
+        users,
+        items,
+        {"order": 1.0},
+        half_life_days=30.0,
+        snapshot=pd.Timestamp("2026-05-04", tz="UTC"),
+    )
     model = build_model("popularity")
     model.fit(data)
     model.save(tmp_path / "m")
