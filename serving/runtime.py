@@ -57,9 +57,29 @@ class _Job:
     nbytes: int = 0
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In the validator process: exit as soon as the worker that started it is gone.
+
+    A worker killed with SIGKILL cannot shut its pool down; without this its validator
+    (and multiprocessing's resource tracker) would run on as orphans.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="linli-parent-watch", daemon=True).start()
+
+
 def validator_pool() -> cf.ProcessPoolExecutor:
     """One spawned process for validation, so pandas work never holds the server's GIL."""
-    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+    pool = cf.ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=mp.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     pool.submit(int)  # start it now rather than on the first batch
     return pool
 

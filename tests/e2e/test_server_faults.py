@@ -267,7 +267,11 @@ def test_reload_and_experiment_survive_a_killed_worker_and_a_killed_server(
         for u in ("wecom:w3", "wecom:w4", "wecom:w5")
     }
 
-    os.kill(sorted(pids)[0], signal.SIGKILL)  # one worker dies; the arbiter starts another
+    victim = sorted(pids)[0]
+    helpers = psutil.Process(victim).children(recursive=True)  # its validator process
+    os.kill(victim, signal.SIGKILL)  # one worker dies; the arbiter starts another
+    _, alive = psutil.wait_procs(helpers, timeout=10)
+    assert not alive, f"the killed worker left {alive} running"
     t0 = time.monotonic()
     while True:
         b2, e2, now = _agree(srv, 60)
