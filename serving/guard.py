@@ -27,7 +27,7 @@ import os
 import time
 from typing import Any
 
-from features.settings import Settings, load_settings
+from serving.settings import Settings, load_settings
 
 log = logging.getLogger("linli.serving.guard")
 

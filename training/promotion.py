@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from features.settings import Settings
 from serving import pointer
+from training.settings import Settings
 
 log = logging.getLogger("linli.promotion")
 CURRENT = "current.json"

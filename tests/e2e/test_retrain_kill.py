@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from loop_world import empty_mlflow, end_runs, loop_world
 
-from features.settings import Settings
+from experiments import retrain as R
 from serving import pointer
 from serving.runtime import Runtime
 from training import promotion
-from training import retrain as R
+from training.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -37,7 +37,8 @@ RUNNER = textwrap.dedent(
     """
     import os, signal, sys
     from serving import pointer
-    from training import promotion, retrain as R, tracking
+    from experiments import retrain as R
+    from training import promotion, tracking
     where, name = sys.argv[1].split(".")
     mod = {"R": R, "pointer": pointer, "tracking": tracking, "promotion": promotion}[where]
     orig = getattr(mod, name)
@@ -77,7 +78,7 @@ def served(settings: Settings) -> str:
 def test_kill_9_at_every_step_never_loses_or_reverts_the_champion(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from experiments.retrain_demo import arrive, month_cut, split_world
+    from experiments.demos.retrain_demo import arrive, month_cut, split_world
     from features.build import run as build_features
     from training import tracking
     from training.export import export_bundle, registry_variants
