@@ -216,9 +216,9 @@ def retrain_root(settings: Settings) -> Path:
 
 def current_features(settings: Settings) -> Path | None:
     """The feature store the serving bundle was built from (last promotion, else WORK/features)."""
-    pointer = retrain_root(settings) / CURRENT
-    if pointer.exists():
-        path = Path(json.loads(pointer.read_text())["features"])
+    record = retrain_root(settings) / CURRENT
+    if record.exists():
+        path = Path(json.loads(record.read_text())["features"])
         if path.exists():
             return path
     default = settings.work_dir / "features"
