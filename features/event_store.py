@@ -57,6 +57,10 @@ class StoreError(RuntimeError):
     """The store cannot be opened, read or written (the message names it, without secrets)."""
 
 
+class _Stale(Exception):
+    """A write found its connection dead before COMMIT (nothing stored): redo it once."""
+
+
 @dataclass(frozen=True)
 class Change:
     """One row of the ``changes`` table."""
@@ -419,48 +423,71 @@ class PostgresStore(EventStore):
         ev_keys = [str(e[Col.EVENT_ID]) for e in events]
         ch_keys = [k for _, k, _ in changes]
         with self._wlock:
-            con = self._live("w")
             try:
-                with con.cursor() as cur:
-                    stored: set[str] = set()
-                    if events:
-                        cols = [[e.get(c) for e in events] for c in self._event_cols]
-                        cur.execute(self._insert_events, cols)
-                        stored = {r[0] for r in cur.fetchall()}
-                    ch_stored: set[str] = set()
-                    if changes:
-                        # changes are few; one writer at a time keeps their seq in commit order
-                        cur.execute("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
-                        for kind, key, payload in changes:
-                            cur.execute(
-                                "INSERT INTO changes (kind, key, payload, received_at) "
-                                "VALUES (%s, %s, %s, now()) ON CONFLICT (key) DO NOTHING "
-                                "RETURNING key",
-                                (kind, key, json.dumps(payload, ensure_ascii=False)),
-                            )
-                            ch_stored.update(r[0] for r in cur.fetchall())
-                con.commit()
-            except (self._psycopg.Error, ValueError) as exc:  # ValueError: NUL in a str param
-                self._failed("w", con)
-                raise StoreError(f"event store {redact(self.url)}: write failed: {exc}") from exc
+                stored, ch_stored = self._write_once(events, changes)
+            except _Stale:  # the connection died while idle (a database restart): once more
+                stored, ch_stored = self._write_once(events, changes)
         ev_new = _first_seen(ev_keys, set(ev_keys) - stored)
         ch_new = _first_seen(ch_keys, set(ch_keys) - ch_stored)
         return ev_new, ch_new
+
+    def _write_once(
+        self, events: Sequence[Row], changes: Sequence[tuple[str, str, dict[str, Any]]]
+    ) -> tuple[set[str], set[str]]:
+        """One transaction; :class:`_Stale` when the connection was found dead before COMMIT."""
+        con = self._live("w")
+        committing = False
+        try:
+            with con.cursor() as cur:
+                stored: set[str] = set()
+                if events:
+                    cols = [[e.get(c) for e in events] for c in self._event_cols]
+                    cur.execute(self._insert_events, cols)
+                    stored = {r[0] for r in cur.fetchall()}
+                ch_stored: set[str] = set()
+                if changes:
+                    # changes are few; one writer at a time keeps their seq in commit order
+                    cur.execute("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
+                    for kind, key, payload in changes:
+                        cur.execute(
+                            "INSERT INTO changes (kind, key, payload, received_at) "
+                            "VALUES (%s, %s, %s, now()) ON CONFLICT (key) DO NOTHING "
+                            "RETURNING key",
+                            (kind, key, json.dumps(payload, ensure_ascii=False)),
+                        )
+                        ch_stored.update(r[0] for r in cur.fetchall())
+            committing = True
+            con.commit()
+        except (self._psycopg.Error, ValueError) as exc:  # ValueError: NUL in a str param
+            self._failed("w", con)
+            if not committing and self._w is None and self.reconnects_allowed("w"):
+                raise _Stale(str(exc)) from exc  # nothing was committed: safe to redo
+            raise StoreError(f"event store {redact(self.url)}: write failed: {exc}") from exc
+        return stored, ch_stored
+
+    def reconnects_allowed(self, which: str) -> bool:
+        """Whether a new writer ("w") / reader ("r") connection may be tried now."""
+        return time.monotonic() >= self._next_try[which]
 
     def _fetch(
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._rlock:
-            con = self._live("r")
-            try:
-                with con.cursor() as cur:
-                    cur.execute(sql.replace("?", "%s"), tuple(params))
-                    rows = cur.fetchall()
-                    names = [d.name for d in cur.description or ()]
-            except self._psycopg.Error as exc:
-                self._failed("r", con)
-                raise StoreError(f"event store {redact(self.url)}: read failed: {exc}") from exc
-        return names, rows
+            for attempt in (1, 2):  # a read is safe to redo on a fresh connection
+                con = self._live("r")
+                try:
+                    with con.cursor() as cur:
+                        cur.execute(sql.replace("?", "%s"), tuple(params))
+                        rows = cur.fetchall()
+                        names = [d.name for d in cur.description or ()]
+                    return names, rows
+                except self._psycopg.Error as exc:
+                    self._failed("r", con)
+                    if attempt == 1 and self._r is None and self.reconnects_allowed("r"):
+                        continue
+                    msg = f"event store {redact(self.url)}: read failed: {exc}"
+                    raise StoreError(msg) from exc
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Release both connections (writer and reader)."""

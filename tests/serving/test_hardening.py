@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +352,24 @@ def test_an_export_over_a_pointer_flips_it(tmp_path: Path) -> None:
     assert (
         json.loads((live / "manifest.json").read_text())["variants"]["champion"]["version"] == "9"
     )
+
+
+def test_the_postgres_store_heals_after_a_restart(tmp_path: Path) -> None:
+    """Idle connections killed by a database restart: the next write and read just work."""
+    from pg_server import postgres_cluster
+
+    with postgres_cluster() as pg, open_store(pg.url) as st_:
+        assert st_.write([ev("h1")])[0] == [True]
+        pg.stop("fast")
+        with pytest.raises(StoreError):
+            st_.write([ev("h2")])  # the server is away: a clear StoreError (503), not a crash
+        assert not st_.healthy()
+        pg.start()
+        time.sleep(1.1)  # past the reconnect back-off
+        assert st_.healthy()
+        assert st_.write([ev("h2"), ev("h1")])[0] == [True, False]
+        assert st_.event_ids() == ["eh1", "eh2"]
+        pg.stop("fast")
+        pg.start()  # again, with both connections idle this time
+        time.sleep(1.1)
+        assert st_.write([ev("h3")])[0] == [True] and st_.count_events() == 3
