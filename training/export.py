@@ -30,7 +30,10 @@ from features.matrix import IdMap, Interactions
 from features.schema import LIST_SEP, Col, EventType
 from features.settings import Settings, load_settings
 from serving import artifacts as art
+from serving.response import MANIFEST_KEY as RESPONSE_KEY
+from training.hosts import DEFAULT_TAG_MAP
 from training.models.base import Recommender
+from training.response import BundleResponse, fit_for_bundle
 
 log = logging.getLogger("linli.export")
 
@@ -323,6 +326,7 @@ def export_bundle(
     matching_dirs: list[Path] | None = None,
     interest_keywords: dict[str, list[str]] | None = None,
     top_m: int = DEFAULT_TOP_M,
+    seed: int = 0,
 ) -> Path:
     """Write the bundle for `variants` ({alias: model}) over the feature store in `features`."""
     features = Path(features)
@@ -381,7 +385,12 @@ def export_bundle(
         "snapshot": str(snapshot),
         "interest_keywords": interest_keywords or {},
         "list_sep": LIST_SEP,
+        "host_tag_map": DEFAULT_TAG_MAP,
     }
+    response = _response_model(features, seed)
+    if response is not None:
+        tables.update(response.tables)
+        meta[RESPONSE_KEY] = response.model
     path = art.write_bundle(
         out,
         users=users.ids,
@@ -403,6 +412,18 @@ def export_bundle(
     )
     log.info("bundle %s written in %.1fs", path, time.perf_counter() - t0)
     return path
+
+
+def _response_model(features: Path, seed: int) -> BundleResponse | None:
+    """The live response model for plans' funnels (None, logged, when there are too few lives)."""
+    t0 = time.perf_counter()
+    try:
+        out = fit_for_bundle(features, seed)
+    except ValueError as exc:
+        log.warning("no live response model in the bundle: %s", exc)
+        return None
+    log.info("live response model fitted in %.1fs", time.perf_counter() - t0)
+    return out
 
 
 def registry_variants(
@@ -493,7 +514,13 @@ def main(argv: list[str] | None = None) -> int:
             settings.work_dir / "matching",
         ]
         path = export_bundle(
-            features, out, variants, matching, _interest_keywords(settings), args.top_m
+            features,
+            out,
+            variants,
+            matching,
+            _interest_keywords(settings),
+            args.top_m,
+            settings.seed,
         )
     except (LookupError, ValueError, FileNotFoundError) as exc:
         print(f"linli export: error: {exc}", file=sys.stderr)
