@@ -478,7 +478,8 @@ class Engine:
         if req.theme is not None:
             theme = self._theme(req.theme)
         else:
-            theme = matching.infer_theme(b, members)
+            usable = ranking.member_conflicts(b, members) == 0
+            theme = matching.infer_theme(b, members, usable)
             notes.append(f"theme inferred from the group's tags and purchases: {theme.name}")
         variant = self._variant(f"group:{req.group_id}")
         r, item_note = self._plan_items(b, variant, members, theme, req.k)

@@ -556,13 +556,26 @@ def kocs_for_group(
     return out, "engagement counts (no koc table)"
 
 
-def infer_theme(bundle: Bundle, members: np.ndarray) -> Theme:
-    """A theme for a group: its most shared interest tag and its most bought category."""
+def infer_theme(bundle: Bundle, members: np.ndarray, usable: np.ndarray | None = None) -> Theme:
+    """A theme for a group: its most shared interest tag and the category that goes with it.
+
+    The category is the one the group buys most, weighted by how much more the holders of
+    the interest tag (all users) buy it than users overall, so the two halves agree
+    (an elderly interest goes with vegetables or grain and oil rather than with fruit everyone buys).
+    ``usable``: per item, whether it may be offered to the group; categories without 3 such
+    items are not chosen.
+    """
     shares = group_tag_shares(bundle, members)
     interest = shares[[str(t).startswith("interest:") for t in shares.index]]
     cats = _group_category_shares(bundle, members)
-    top_cat = max(cats, key=lambda c: cats[c]) if cats else None
     kw = [str(interest.index[0]).split(":", 1)[1]] if len(interest) else []
+    weight = _interest_category_lift(bundle, str(interest.index[0])) if len(interest) else {}
+    scored = {c: s * weight.get(c, 1.0) for c, s in cats.items()}
+    if usable is not None:
+        n_ok = np.bincount(bundle.item_category[usable], minlength=len(bundle.categories))
+        ok = {str(c).lower() for c, n in zip(bundle.categories, n_ok, strict=True) if n >= 3}
+        scored = {c: v for c, v in scored.items() if c in ok} or scored
+    top_cat = max(scored, key=lambda c: (scored[c], c)) if scored else None
     cat_code = (
         [int(np.flatnonzero(np.char.lower(bundle.categories.astype(str)) == top_cat)[0])]
         if top_cat
@@ -570,6 +583,17 @@ def infer_theme(bundle: Bundle, members: np.ndarray) -> Theme:
     )
     name = " / ".join([*kw, *(c for c in [top_cat] if c)]) or "group favourites"
     return Theme(name=name, categories=cat_code, keywords=kw)
+
+
+def _interest_category_lift(bundle: Bundle, tag: str) -> dict[str, float]:
+    """Per category: share of the tag's holders buying it / share of all buyers buying it."""
+    tags = _tag_frame(bundle)
+    holders = np.unique(tags.loc[tags["tag"].astype(str) == tag, USER].to_numpy(np.int64))
+    buyers = np.flatnonzero(np.diff(bundle.purchases.indptr) > 0)
+    if not len(holders) or not len(buyers):
+        return {}
+    held, overall = _group_category_shares(bundle, holders), _group_category_shares(bundle, buyers)
+    return {c: held[c] / overall[c] for c in held if overall.get(c, 0) > 0}
 
 
 def constraint_tags_for(

@@ -191,16 +191,24 @@ def theme_terms(bundle: Bundle, theme: matching.Theme) -> set[str]:
     return terms
 
 
-def host_meets(tags: list[str], terms: set[str], tag_map: dict[str, list[str]]) -> list[str]:
-    """The host tags that meet the theme: the tag is a theme word or speaks to a theme tag."""
-    words = {t.split(":", 1)[1] for t in terms}
-    out = []
+def host_meets(
+    tags: list[str], terms: set[str], tag_map: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """Theme tag -> the host tags that meet it (the tag is the theme word or speaks to it)."""
+    out: dict[str, list[str]] = {}
     for tag in tags:
         t = tag.strip().lower()
         spoken = {v.lower() for v in tag_map.get(t, [])} | {f"interest:{t}", f"prefers:{t}"}
-        if t in words or spoken & terms:
-            out.append(t)
+        for term in sorted(terms):
+            if term.split(":", 1)[1] == t or term in spoken:
+                out.setdefault(term, []).append(t)
     return out
+
+
+def _fit_rank(met: dict[str, list[str]]) -> tuple[int, int]:
+    """Theme tags met (the interest, the theme's motive, counts twice), then host tags meeting them."""
+    weight = sum(2 if t.startswith("interest:") else 1 for t in met)
+    return weight, sum(len(v) for v in met.values())
 
 
 @dataclass
@@ -237,10 +245,10 @@ def theme_host(
     fitting = [r for r in rows if r[3]]
     note = "host: tags meet the theme" if fitting else "host: no host's tags meet the theme"
     pool = fitting or rows
-    best = max(pool, key=lambda r: (len(r[3]), r[4] or 0.0, r[5] or 0.0, r[0]))
+    best = max(pool, key=lambda r: (*_fit_rank(r[3]), r[4] or 0.0, r[5] or 0.0, r[0]))
     runner = max((r for r in pool if r is not best), key=lambda r: r[4] or 0.0, default=None)
     hid, name, tags, met, rate, hist = best
-    why = [f"tags {', '.join(met)} meet the theme ({', '.join(sorted(terms))})"] if met else []
+    why = [", ".join(f"{'/'.join(t)} meets {term}" for term, t in met.items())] if met else []
     if rate is not None:
         tail = f" vs {runner[4]:.1%} with {runner[1]}" if runner and runner[4] is not None else ""
         why.append(f"predicted 接龙 rate of this audience with this host {rate:.1%}{tail}")
@@ -250,7 +258,8 @@ def theme_host(
         "host_id": hid,
         "name": name,
         "tags": ";".join(tags),
-        "meets_theme": met,
+        "meets_theme": sorted({t for v in met.values() for t in v}),
+        "theme_tags_met": f"{len(met)} of {len(terms)}",
         "predicted_jielong_rate": round(rate, 4) if rate is not None else None,
         "reasons": "; ".join(why) or "no tag meets the theme; best group fit",
     }
