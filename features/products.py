@@ -5,9 +5,10 @@ A catalogue lists one product many times: ``土豆 5斤``, ``寿光土豆 5斤·
 what makes a variant (brackets, quantities with units, ``x2`` / ``×24瓶`` multipliers,
 ``4个装`` / ``家庭装`` packs, ``2号款`` model numbers, grade words such as 有机 / 精选 /
 organic / premium) and folds case, width and English plurals. :func:`product_keys` then
-joins, within one subcategory (or category), a name to the shortest other base name of the
-catalogue it ends with: ``寿光土豆`` -> ``土豆`` when ``土豆`` is sold too, ``bag of banana`` ->
-``banana``. Pure functions; Chinese and English names.
+joins, within one subcategory (or category), a Chinese name to the shortest other base name
+of the catalogue it ends with after a short qualifier: ``寿光土豆`` -> ``土豆`` when ``土豆`` is
+sold too; English names join when their base names are equal (``Bag of Organic Bananas`` =
+``Banana``). Pure functions; Chinese and English names.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _PACK = re.compile(r"[\u4e00-\u9fff]{0,3}装(?=$|[\s·,/、])")
 _MODEL = re.compile(r"\d+号款")
 _NUMBER_WORDS = re.compile(r"(?<![a-z\u4e00-\u9fff\d.,])\d+(?:[.,]\d+)?(?![a-z\u4e00-\u9fff\d.,])")
 _SEPARATORS = re.compile(r"[·•・,，、/|\-_+&.:;!！?？'\"%]+")
+MAX_CJK_PREFIX = 4  # 寿光 / 内蒙古 / 农家散养: an origin or a cultivar, not another dish
 GRADE_WORDS_ZH = (
     "邻里优选",
     "团长推荐",
@@ -107,12 +109,17 @@ def base_name(name: str) -> str:
 
 
 def _ends_with(longer: str, shorter: str) -> bool:
-    """``longer`` names the product ``shorter`` names, with words in front (何 土豆 / of banana)."""
-    if len(shorter) >= len(longer) or not longer.endswith(shorter):
+    """``longer`` is ``shorter`` with a short Chinese qualifier in front (寿光土豆 / 土豆).
+
+    Only Chinese names: there the product word comes last and an origin or cultivar of at
+    most ``MAX_CJK_PREFIX`` characters goes in front. English names join only when their
+    base names are equal (``cheddar cheese`` and ``cheese`` stay two products).
+    """
+    if len(shorter) < 2 or len(shorter) >= len(longer) or not longer.endswith(shorter):
         return False
-    before = longer[-len(shorter) - 1]
-    cjk = "\u4e00" <= shorter[0] <= "\u9fff"
-    return (cjk and len(shorter) >= 2) or before == " "
+    prefix = longer[: len(longer) - len(shorter)]
+    cjk = all("\u4e00" <= ch <= "\u9fff" for ch in prefix + shorter[0])
+    return cjk and len(prefix) <= MAX_CJK_PREFIX
 
 
 def product_keys(names: pd.Series, groups: pd.Series | None = None) -> pd.Series:

@@ -3,59 +3,17 @@ or an explicit "no bundle", a host whose tags meet the theme, members first, a f
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
-from serving_world import PopModel
 
-from features.build import run as build_features
-from features.matrix import Interactions
-from features.settings import Settings
-from features.synth import (
-    _CATALOGUE,
-    PRESETS,
-    VARIANT_LABELS,
-    VARIANT_ORIGINS,
-    generate,
-    preset_config,
-    write_world,
-)
+from experiments.plan_check import WORLDS, build_engine, generator_product, host_meets_theme
 from serving import schemas as s
-from serving.artifacts import load_bundle
 from serving.engine import Engine
-from training.bundles import mine_bundles
-from training.export import ExportVariant, _interest_keywords, export_bundle
-from training.hosts import DEFAULT_TAG_MAP
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-WORLDS = ["default", *PRESETS]
-SIZE = {"people": 600, "items": 300, "seed": 11}
-
-
-def _build(root: Path, name: str) -> Engine:
-    months = {} if "months" in PRESETS.get(name, {}) else {"months": 3}
-    write_world(generate(preset_config(name, **months, **SIZE)), root)
-    settings = Settings(work_dir=root / "work")
-    features = root / "features"
-    build_features(root / "data", features, settings, progress=False, use_store=False)
-    matching = root / "matching"
-    matching.mkdir()
-    baskets, items = pd.read_parquet(features / "baskets.parquet"), pd.read_parquet(features / "items.parquet")  # fmt: skip
-    mine_bundles(baskets, items).to_parquet(matching / "bundles.parquet", index=False)
-    model = PopModel(PopModel.config_class()).fit(Interactions.load(features / "matrix"))
-    path = export_bundle(
-        features,
-        root / "bundle",
-        {"champion": ExportVariant(model)},
-        [matching],
-        _interest_keywords(settings),
-        seed=3,
-    )
-    return Engine(settings, bundle=load_bundle(path))
+PEOPLE, SEED = 600, 11
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +24,7 @@ def plans(
     out = {}
     for name in WORLDS:
         root = tmp_path_factory.mktemp(f"plan-{name}")
-        engine = _build(root, name)
+        engine = build_engine(root, name, PEOPLE, SEED)
         b = engine.bundle
         assert b is not None
         gids = b.groups["group_id"].astype(str).tolist()
@@ -78,23 +36,6 @@ def plans(
             ],
         )
     return out
-
-
-# -- the generator's own notion of a product (independent of the serving's normaliser) ---------
-BASES = sorted((ln.split("|")[0].lstrip("*") for ln in _CATALOGUE.strip().splitlines()), key=len)
-PREFIXES = {
-    lab + org
-    for lab, _, _ in VARIANT_LABELS
-    for org in ("", *{o for v in VARIANT_ORIGINS.values() for o in v})
-}
-
-
-def generator_product(name: str) -> str:
-    """The catalogue base a synthetic SKU is a variant of (label + origin + base + pack + model no.)."""
-    n = re.sub(r" \d+号款$", "", name).split("·")[0]
-    hits = [b for b in BASES if n.endswith(b) and n[: len(n) - len(b)] in PREFIXES]
-    assert hits, f"{name!r} is no variant of a catalogue base"
-    return max(hits, key=len)
 
 
 def test_generator_product_groups_variants() -> None:
@@ -139,15 +80,6 @@ def test_plan_bundle_is_on_theme_or_says_none(plans: dict, world: str) -> None:
     assert with_bundle >= 1, f"{world}: no plan found an on-theme bundle"
 
 
-def _meets(host_tags: list[str], theme: dict[str, Any]) -> bool:
-    words = {w.lower() for w in [*theme["keywords"], *theme["categories"]]}
-    for t in (x.strip().lower() for x in host_tags):
-        spoken = {v.split(":", 1)[1] for v in DEFAULT_TAG_MAP.get(t, [])}
-        if t in words or spoken & words:
-            return True
-    return False
-
-
 @pytest.mark.parametrize("world", WORLDS)
 def test_plan_host_tags_meet_the_theme(plans: dict, world: str) -> None:
     engine, rows = plans[world]
@@ -156,9 +88,13 @@ def test_plan_host_tags_meet_the_theme(plans: dict, world: str) -> None:
     for p in rows:
         host = p["host"]
         assert host is not None and host["reasons"]
-        fits = [_meets(str(t).split(";"), p["theme"]) for t in hosts["tags"]]
+        fits = [host_meets_theme(str(t).split(";"), p["theme"]) for t in hosts["tags"]]
         if any(fits):  # some host could meet it: the plan's host does
-            assert _meets(host["tags"].split(";"), p["theme"]), (world, p["group_id"], host)
+            assert host_meets_theme(host["tags"].split(";"), p["theme"]), (
+                world,
+                p["group_id"],
+                host,
+            )
             any_fit += 1
         else:
             assert "no host's tags meet the theme" in p["notes"]
