@@ -13,7 +13,8 @@ host_scores / tag overlap):
   base + pack, independent of the serving's normaliser),
 - bundles with an item off the theme, and explicit "no bundle" notes,
 - plans whose host's tags meet the theme (host tag = a theme word or speaks to one),
-- the response model's backtest MAE of per-live view and 接龙 rates, and the mean predicted
+- the response model's backtest MAE of per-live view and 接龙 rates against the naive
+  forecast (every later live at the training lives' mean rates), and the mean predicted
   rates of the plans' audiences.
 """
 
@@ -124,10 +125,13 @@ def former_plan(engine: Engine, gid: str, theme: matching.Theme, k: int = 8) -> 
         rows, _ = matching.bundles(b, variant, 1, None, None, r.items[:3], None, forbidden)
     hosts, _ = matching.hosts_for_group(b, g, members, 1)
     names = b.items["name"].astype(str).to_numpy()
+    tags = b.hosts.set_index("host_id")["tags"].astype(str) if b.hosts is not None else None
     return {
         "items": [str(names[i]) for i in r.items.tolist()],
         "bundle": [i["item_id"] for i in rows[0]["items"]] if rows else None,
-        "host_tags": str(hosts[0].get("tags", "")).split(";") if hosts else [],
+        "host_tags": tags.get(str(hosts[0]["host_id"]), "").split(";")
+        if hosts and tags is not None
+        else [],
     }
 
 
@@ -173,6 +177,8 @@ def check_world(engine: Engine) -> dict[str, float]:
     bt = spec.get("backtest") or {}
     stats["backtest_view_mae"] = float(bt.get("view_rate_mae", np.nan))
     stats["backtest_jielong_mae"] = float(bt.get("jielong_rate_mae", np.nan))
+    stats["naive_view_mae"] = float(bt.get("view_rate_mae_naive", np.nan))
+    stats["naive_jielong_mae"] = float(bt.get("jielong_rate_mae_naive", np.nan))
     stats["pred_view_rate"] = float(np.mean([r[0] for r in rates])) if rates else np.nan
     stats["pred_jielong_rate"] = float(np.mean([r[1] for r in rates])) if rates else np.nan
     return stats
@@ -181,8 +187,8 @@ def check_world(engine: Engine) -> dict[str, float]:
 def to_markdown(rows: dict[str, dict[str, float]]) -> str:
     """One line per world: former vs plan."""
     lines = [
-        "| world | groups | plans with 2 variants of a product (former / plan) | bundles off theme (former / plan) | plan: on-theme bundle / 'no bundle' note | host tags meet theme (former / plan) | response backtest MAE view / 接龙 | predicted view / 接龙 rate |",
-        "|---|---|---|---|---|---|---|---|",
+        "| world | groups | plans with 2 variants of a product (former / plan) | bundles off theme (former / plan) | plan: on-theme bundle / 'no bundle' note | host tags meet theme (former / plan) | per-live MAE, view rate (model / naive) | per-live MAE, 接龙 rate (model / naive) | predicted view / 接龙 rate |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for w, r in rows.items():
         n = int(r["groups"])
@@ -191,7 +197,8 @@ def to_markdown(rows: dict[str, dict[str, float]]) -> str:
             f"| {r['bundle_off_theme_former']:.0f} / {r['bundle_off_theme_plan']:.0f} "
             f"| {r['bundle_on_theme_plan']:.0f} / {r['no_bundle_note_plan']:.0f} "
             f"| {r['host_meets_former']:.0f} / {r['host_meets_plan']:.0f} "
-            f"| {r['backtest_view_mae']:.3f} / {r['backtest_jielong_mae']:.3f} "
+            f"| {r['backtest_view_mae']:.3f} / {r['naive_view_mae']:.3f} "
+            f"| {r['backtest_jielong_mae']:.3f} / {r['naive_jielong_mae']:.3f} "
             f"| {r['pred_view_rate']:.1%} / {r['pred_jielong_rate']:.1%} |"
         )
     return "\n".join(lines) + "\n"

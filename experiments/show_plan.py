@@ -55,8 +55,9 @@ def render(p: dict[str, Any]) -> str:
         m = f["model"]
         out.append(
             f"          response model: {m['family']}, trained on {m['trained_on_lives']} lives; "
-            f"backtest on {m['backtest_lives']} later lives: MAE view {m['backtest_view_rate_mae']}, "
-            f"接龙 {m['backtest_jielong_rate_mae']}; interval: {f['interval']}"
+            f"backtest on {m['backtest_lives']} later lives: MAE view {m['backtest_view_rate_mae']} "
+            f"(naive {m.get('naive_view_rate_mae')}), 接龙 {m['backtest_jielong_rate_mae']} "
+            f"(naive {m.get('naive_jielong_rate_mae')}); interval: {f['interval']}"
         )
     out += [f"  note: {n}" for n in p.get("notes", [])]
     return "\n".join(out)

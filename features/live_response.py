@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from features.schema import LIST_SEP, Col, EventType
 
@@ -83,9 +84,9 @@ class History:
 
     t: pd.Timestamp
     people: pd.DataFrame  # index user_id: view_rate, jielong_rate, invited_log, days_since_event_log, orders_30d_log, basket
-    item_share: pd.DataFrame  # user x item decayed purchase share
-    sub_share: pd.DataFrame  # user x subcategory
-    cat_share: pd.DataFrame  # user x category
+    item_share: Shares  # user x item decayed purchase share
+    sub_share: Shares  # user x subcategory
+    cat_share: Shares  # user x category
     hosts: pd.DataFrame  # index host_id: host_view_rate, + subcategory mix columns
     live_vecs: pd.DataFrame  # index live_id: unit vector of the live's subcategories
     past: pd.DataFrame  # past invitations: live_id, pos (row of people), viewed, joined
@@ -94,7 +95,48 @@ class History:
     base_basket: float
 
 
-def _shares(lines: pd.DataFrame, key: str, t: pd.Timestamp) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Shares:
+    """A sparse users x keys matrix of purchase shares (rows sum to 1)."""
+
+    users: pd.Index
+    keys: pd.Index
+    m: sp.csr_matrix
+
+    def row_sum(self, users: pd.Index, cols: list[str]) -> np.ndarray:
+        """Per user, the sum of their shares over ``cols`` (0 for unknown users / columns)."""
+        pos = self.keys.get_indexer(pd.Index(cols))
+        pos = np.unique(pos[pos >= 0])
+        if not len(pos) or not len(self.users):
+            return np.zeros(len(users))
+        total = np.asarray(self.m[:, pos].sum(axis=1)).ravel()
+        rows = self.users.get_indexer(users)
+        return np.where(rows >= 0, total[np.maximum(rows, 0)], 0.0)
+
+    def to_long(self, row: str) -> pd.DataFrame:
+        """(row, key, share) rows, zeros left out."""
+        coo = self.m.tocoo()
+        return pd.DataFrame(
+            {
+                row: self.users.to_numpy()[coo.row].astype(str),
+                "key": self.keys.to_numpy()[coo.col].astype(str),
+                "share": coo.data.astype(float),
+            }
+        )
+
+    @staticmethod
+    def from_long(long: pd.DataFrame, row: str, value: str = "share") -> Shares:
+        """Sum ``value`` per (row, key) into a sparse matrix."""
+        r, users = pd.factorize(long[row].astype(str), sort=True)
+        c, keys = pd.factorize(long["key"].astype(str), sort=True)
+        m = sp.csr_matrix(
+            (long[value].to_numpy(float), (r, c)), shape=(len(users), len(keys)), dtype=np.float64
+        )
+        m.sum_duplicates()
+        return Shares(pd.Index(users), pd.Index(keys), m)
+
+
+def _shares(lines: pd.DataFrame, key: str, t: pd.Timestamp) -> Shares:
     """Decayed share of each user's purchase lines per ``key`` (rows sum to 1)."""
     w = np.power(
         0.5, ((t - lines[Col.TS]).dt.total_seconds() / 86400.0).to_numpy() / HALF_LIFE_DAYS
@@ -102,12 +144,14 @@ def _shares(lines: pd.DataFrame, key: str, t: pd.Timestamp) -> pd.DataFrame:
     m = pd.DataFrame(
         {
             Col.USER_ID: lines[Col.USER_ID].astype(str).to_numpy(),
-            key: lines[key].astype(str).to_numpy(),
+            "key": lines[key].astype(str).to_numpy(),
             "w": w,
         }
     )
-    tab = m.pivot_table(index=Col.USER_ID, columns=key, values="w", aggfunc="sum", fill_value=0.0)
-    return tab.div(tab.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    out = Shares.from_long(m, Col.USER_ID, "w")
+    tot = np.asarray(out.m.sum(axis=1)).ravel()
+    inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
+    return Shares(out.users, out.keys, sp.csr_matrix(sp.diags(inv) @ out.m))
 
 
 def history_at(
@@ -207,14 +251,6 @@ def history_at(
     )
 
 
-def _row_sum(share: pd.DataFrame, users: pd.Index, cols: list[str]) -> np.ndarray:
-    """Per user, the sum of their shares over ``cols`` (0 for unknown users / columns)."""
-    cols = [c for c in cols if c in share.columns]
-    if not cols:
-        return np.zeros(len(users))
-    return share[cols].sum(axis=1).reindex(users).fillna(0.0).to_numpy()
-
-
 def similar_rates(
     h: History, users: pd.Index, subs: list[str], view: np.ndarray, jv: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -275,9 +311,9 @@ def live_features(
         h, users, subs, x["view_rate"].to_numpy(), x["jielong_rate"].to_numpy()
     )
     x["invited_log"] = people["invited_log"].fillna(0.0).to_numpy()
-    x["affinity_item"] = _row_sum(h.item_share, users, list(item_ids))
-    x["affinity_sub"] = _row_sum(h.sub_share, users, subs)
-    x["affinity_cat"] = _row_sum(h.cat_share, users, cats)
+    x["affinity_item"] = h.item_share.row_sum(users, list(item_ids))
+    x["affinity_sub"] = h.sub_share.row_sum(users, subs)
+    x["affinity_cat"] = h.cat_share.row_sum(users, cats)
     rate = h.hosts["host_view_rate"].to_dict()
     x["host_view_rate"] = float(rate.get(host_id, h.base_view)) if host_id else h.base_view
     x["host_similarity"] = host_similarity(h, host_id, subs)
@@ -335,9 +371,9 @@ def history_tables(h: History) -> tuple[dict[str, pd.DataFrame], dict[str, float
     vecs = h.live_vecs.rename_axis(index=Col.LIVE_ID, columns=None)
     tables = {
         "people": people,
-        "item_share": _long(h.item_share, "key"),
-        "sub_share": _long(h.sub_share, "key"),
-        "cat_share": _long(h.cat_share, "key"),
+        "item_share": h.item_share.to_long(Col.USER_ID),
+        "sub_share": h.sub_share.to_long(Col.USER_ID),
+        "cat_share": h.cat_share.to_long(Col.USER_ID),
         "hosts": hosts.astype({Col.HOST_ID: str}),
         "live_vecs": _long(vecs, "key").rename(columns={Col.USER_ID: Col.LIVE_ID}),
         "past": h.past.reset_index(drop=True),
@@ -360,9 +396,9 @@ def history_from_tables(
     return History(
         t=pd.Timestamp(str(scalars["t"])),
         people=people,
-        item_share=_wide(tables["item_share"], Col.USER_ID, "key"),
-        sub_share=_wide(tables["sub_share"], Col.USER_ID, "key"),
-        cat_share=_wide(tables["cat_share"], Col.USER_ID, "key"),
+        item_share=Shares.from_long(tables["item_share"], Col.USER_ID),
+        sub_share=Shares.from_long(tables["sub_share"], Col.USER_ID),
+        cat_share=Shares.from_long(tables["cat_share"], Col.USER_ID),
         hosts=tables["hosts"].set_index(Col.HOST_ID),
         live_vecs=_wide(tables["live_vecs"], Col.LIVE_ID, "key"),
         past=tables["past"],

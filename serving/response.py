@@ -130,5 +130,11 @@ def funnel(r: ServedResponse, p: pd.DataFrame) -> dict[str, Any]:
             "backtest_jielong_rate_mae": round(float(bt["jielong_rate_mae"]), 4)
             if "jielong_rate_mae" in bt
             else None,
+            "naive_view_rate_mae": round(float(bt["view_rate_mae_naive"]), 4)
+            if "view_rate_mae_naive" in bt
+            else None,
+            "naive_jielong_rate_mae": round(float(bt["jielong_rate_mae_naive"]), 4)
+            if "jielong_rate_mae_naive" in bt
+            else None,
         },
     }

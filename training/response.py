@@ -265,6 +265,11 @@ def fit_for_bundle(
     h_test = history_at(t_test, inv, events, baskets, items, lives)
     test = training_frame(h_test, inv[inv[Col.START_TS] >= t_test], lives, items)
     per_live, bt = backtest(model, test) if len(test) else (pd.DataFrame(), {})
+    if len(per_live):  # the naive forecast: every live at the training lives' mean rates
+        for rate, col in (("view_rate", "viewed"), ("jielong_rate", "joined")):
+            bt[f"{rate}_mae_naive"] = float(
+                (per_live[rate] - float(train[col].mean())).abs().mean()
+            )
     h_end = history_at(end + pd.Timedelta(seconds=1), inv, events, baskets, items, lives)
     tables, scalars = history_tables(h_end)
     spec = {
