@@ -240,6 +240,9 @@ def fit_for_bundle(
 ) -> BundleResponse:
     """Fit the logistic response model on the lives before the backtest window, for the bundle.
 
+    Windows: the last ``backtest_days`` (at most a quarter of the data's span) are the
+    backtest, the ``train_days`` before them (at most half the span) the training lives.
+
     Raises ValueError when the feature store has too few past lives to learn from.
     """
     features = Path(features)
@@ -251,6 +254,9 @@ def fit_for_bundle(
     baskets, items = rd(store.BASKETS), rd(store.ITEMS)
     lives, members = rd(store.LIVE_SESSIONS), rd(store.GROUP_MEMBERS)
     end = events[Col.TS].max()
+    # short data: the windows shrink so a quarter of the span stays history before training
+    span = (end - events[Col.TS].min()).total_seconds() / 86400.0
+    backtest_days, train_days = min(backtest_days, 0.25 * span), min(train_days, 0.5 * span)
     inv = invitations(lives, members, events)
     t_test = end - pd.Timedelta(days=backtest_days)
     t_train = t_test - pd.Timedelta(days=train_days)
