@@ -479,7 +479,7 @@ class Engine:
             theme = self._theme(req.theme)
         else:
             usable = ranking.member_conflicts(b, members) == 0
-            theme = matching.infer_theme(b, members, usable)
+            theme = plan.infer_theme(b, members, usable)
             notes.append(f"theme inferred from the group's tags and purchases: {theme.name}")
         variant = self._variant(f"group:{req.group_id}")
         r, item_note = self._plan_items(b, variant, members, theme, req.k)
@@ -487,25 +487,11 @@ class Engine:
         items = self._items_out(r)
         for it in items:
             it.conflicts = None
-        # a plan bundle must suit every member too
-        forbidden = set(np.flatnonzero(ranking.member_conflicts(b, members)).tolist())
         aud, info = matching.audience(b, variant, theme, req.audience_n)
         notes.append(f"audience source: {info.get('source', '')}")
-        member_ids = set(b.users[members].astype(str).tolist())
-        aud, counts = plan.members_first(aud, member_ids)
-        people = np.union1d(members, [b.identifiers[u] for u in aud["user_id"].astype(str)])
-        theme_items = theme.item_set(b) if len(theme.items) or theme.categories else r.items
-        bundle_row, bnote = plan.theme_bundle(
-            b, theme_items, r.items.tolist(), people.astype(np.int64), forbidden
-        )
-        notes.append(f"bundle: {bnote}")
-        users = aud["user_id"].astype(str).tolist()
-        sold = [str(b.items["item_id"].iloc[i]) for i in r.items.tolist()]
-        pick = plan.theme_host(b, theme, req.group_id, plan.host_predictor(b, users, sold))
-        notes.append(pick.note)
-        funnel = plan.plan_funnel(b, users, sold, pick.host["host_id"] if pick.host else None)
-        if funnel is None:
-            notes.append("funnel: the bundle has no response model (too few past lives at export)")
+        aud, counts = plan.members_first(aud, set(b.users[members].astype(str).tolist()))
+        parts = plan.compose(b, theme, req.group_id, r.items, members, aud["user_id"].tolist())
+        notes += parts.notes
         kocs, ksource = matching.kocs_for_group(b, g, members, req.koc_n) if req.koc_n else ([], "")
         if ksource:
             notes.append(f"KOC source: {ksource}")
@@ -531,9 +517,9 @@ class Engine:
                 "items": [str(b.items["item_id"].iloc[i]) for i in theme.items.tolist()],
             },
             items=items,
-            bundle=s.BundleOut(**bundle_row) if bundle_row else None,
-            bundle_note=None if bundle_row else bnote,
-            host=pick.host,
+            bundle=s.BundleOut(**parts.bundle) if parts.bundle else None,
+            bundle_note=None if parts.bundle else parts.bundle_note,
+            host=parts.host,
             audience=[
                 s.AudienceMember(
                     user_id=str(x.user_id),
@@ -545,7 +531,7 @@ class Engine:
             ],
             audience_counts=counts,
             audience_excluded_by_constraints=int(info["excluded_by_constraints"]),
-            funnel=funnel,
+            funnel=parts.funnel,
             kocs=kocs,
             notes=notes,
         )

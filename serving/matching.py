@@ -469,7 +469,7 @@ def hosts_for_group(
     shares = group_tag_shares(bundle, members)
     suffix = pd.Series(shares.to_numpy(), index=[str(t).split(":", 1)[-1] for t in shares.index])
     suffix = suffix.groupby(level=0).max()
-    cats = _group_category_shares(bundle, members)
+    cats = group_category_shares(bundle, members)
     out = []
     for _, h in hosts.iterrows():
         score, why = 0.0, []
@@ -491,7 +491,8 @@ def hosts_for_group(
     return out[:k], "tag overlap (no host_scores table)"
 
 
-def _group_category_shares(bundle: Bundle, members: np.ndarray) -> dict[str, float]:
+def group_category_shares(bundle: Bundle, members: np.ndarray) -> dict[str, float]:
+    """Per category (lower case), the share of ``members`` who bought from it."""
     if not len(members):
         return {}
     bought = (bundle.purchases[members] > 0).astype(np.float32)
@@ -554,46 +555,6 @@ def kocs_for_group(
             }
         )
     return out, "engagement counts (no koc table)"
-
-
-def infer_theme(bundle: Bundle, members: np.ndarray, usable: np.ndarray | None = None) -> Theme:
-    """A theme for a group: its most shared interest tag and the category that goes with it.
-
-    The category is the one the group buys most, weighted by how much more the holders of
-    the interest tag (all users) buy it than users overall, so the two halves agree
-    (an elderly interest goes with vegetables or grain and oil rather than with fruit everyone buys).
-    ``usable``: per item, whether it may be offered to the group; categories without 3 such
-    items are not chosen.
-    """
-    shares = group_tag_shares(bundle, members)
-    interest = shares[[str(t).startswith("interest:") for t in shares.index]]
-    cats = _group_category_shares(bundle, members)
-    kw = [str(interest.index[0]).split(":", 1)[1]] if len(interest) else []
-    weight = _interest_category_lift(bundle, str(interest.index[0])) if len(interest) else {}
-    scored = {c: s * weight.get(c, 1.0) for c, s in cats.items()}
-    if usable is not None:
-        n_ok = np.bincount(bundle.item_category[usable], minlength=len(bundle.categories))
-        ok = {str(c).lower() for c, n in zip(bundle.categories, n_ok, strict=True) if n >= 3}
-        scored = {c: v for c, v in scored.items() if c in ok} or scored
-    top_cat = max(scored, key=lambda c: (scored[c], c)) if scored else None
-    cat_code = (
-        [int(np.flatnonzero(np.char.lower(bundle.categories.astype(str)) == top_cat)[0])]
-        if top_cat
-        else []
-    )
-    name = " / ".join([*kw, *(c for c in [top_cat] if c)]) or "group favourites"
-    return Theme(name=name, categories=cat_code, keywords=kw)
-
-
-def _interest_category_lift(bundle: Bundle, tag: str) -> dict[str, float]:
-    """Per category: share of the tag's holders buying it / share of all buyers buying it."""
-    tags = _tag_frame(bundle)
-    holders = np.unique(tags.loc[tags["tag"].astype(str) == tag, USER].to_numpy(np.int64))
-    buyers = np.flatnonzero(np.diff(bundle.purchases.indptr) > 0)
-    if not len(holders) or not len(buyers):
-        return {}
-    held, overall = _group_category_shares(bundle, holders), _group_category_shares(bundle, buyers)
-    return {c: held[c] / overall[c] for c in held if overall.get(c, 0) > 0}
 
 
 def constraint_tags_for(

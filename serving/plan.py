@@ -30,12 +30,60 @@ from features.products import product_keys
 from serving import matching
 from serving import response as resp
 from serving.artifacts import Bundle
-from serving.ranking import Ranked
+from serving.ranking import Ranked, member_conflicts
 
 MIN_BUNDLE_USERS = 5  # people whose purchases hold the whole bundle
 MIN_BUNDLE_SUPPORT = 0.02  # ... as a share of the people the rules are mined on
 MIN_LIFT = 1.0  # every member must lift the rest above this
 MAX_BUNDLE_ITEMS = 4
+
+
+# -- theme -----------------------------------------------------------------------------------
+def infer_theme(
+    bundle: Bundle, members: np.ndarray, usable: np.ndarray | None = None
+) -> matching.Theme:
+    """A theme for a group: its most shared interest tag and the category that goes with it.
+
+    The category is the one the group buys most, weighted by how much more the holders of
+    the interest tag (all users) buy it than users overall, so the two halves agree
+    (an elderly interest goes with vegetables or grain and oil rather than with fruit everyone buys).
+    ``usable``: per item, whether it may be offered to the group; categories without 3 such
+    items are not chosen.
+    """
+    shares = matching.group_tag_shares(bundle, members)
+    interest = shares[[str(t).startswith("interest:") for t in shares.index]]
+    cats = matching.group_category_shares(bundle, members)
+    kw = [str(interest.index[0]).split(":", 1)[1]] if len(interest) else []
+    weight = _interest_category_lift(bundle, str(interest.index[0])) if len(interest) else {}
+    scored = {c: s * weight.get(c, 1.0) for c, s in cats.items()}
+    if usable is not None:
+        n_ok = np.bincount(bundle.item_category[usable], minlength=len(bundle.categories))
+        ok = {str(c).lower() for c, n in zip(bundle.categories, n_ok, strict=True) if n >= 3}
+        scored = {c: v for c, v in scored.items() if c in ok} or scored
+    top_cat = max(scored, key=lambda c: (scored[c], c)) if scored else None
+    cat_code = (
+        [int(np.flatnonzero(np.char.lower(bundle.categories.astype(str)) == top_cat)[0])]
+        if top_cat
+        else []
+    )
+    name = " / ".join([*kw, *(c for c in [top_cat] if c)]) or "group favourites"
+    return matching.Theme(name=name, categories=cat_code, keywords=kw)
+
+
+def _interest_category_lift(bundle: Bundle, tag: str) -> dict[str, float]:
+    """Per category: share of the tag's holders buying it / share of all buyers buying it."""
+    tags = bundle.user_tags
+    if tags is None or not len(tags):
+        return {}
+    holders = np.unique(tags.loc[tags["tag"].astype(str) == tag, "user"].to_numpy(np.int64))
+    buyers = np.flatnonzero(np.diff(bundle.purchases.indptr) > 0)
+    if not len(holders) or not len(buyers):
+        return {}
+    held, overall = (
+        matching.group_category_shares(bundle, holders),
+        matching.group_category_shares(bundle, buyers),
+    )
+    return {c: held[c] / overall[c] for c in held if overall.get(c, 0) > 0}
 
 
 # -- items -------------------------------------------------------------------------------------
@@ -306,3 +354,38 @@ def host_predictor(bundle: Bundle, users: list[str], item_ids: list[str]) -> Any
         return float(resp.predict(r, users, item_ids, host_id, bundle.items)["p_jielong"].mean())
 
     return rate
+
+
+# -- the whole plan ----------------------------------------------------------------------------
+@dataclass
+class PlanParts:
+    """Bundle (or why none), host, funnel and what was done, for a plan's items and audience."""
+
+    bundle: dict[str, Any] | None
+    bundle_note: str
+    host: dict[str, Any] | None
+    funnel: dict[str, Any] | None
+    notes: list[str]
+
+
+def compose(
+    bundle: Bundle,
+    theme: matching.Theme,
+    group_id: str,
+    items: np.ndarray,
+    members: np.ndarray,
+    audience: list[str],
+) -> PlanParts:
+    """The bundle, host and funnel that go with the plan's ``items`` and ``audience`` (user ids)."""
+    forbidden = set(np.flatnonzero(member_conflicts(bundle, members)).tolist())  # suits everyone
+    people = np.union1d(members, [bundle.identifiers[str(u)] for u in audience]).astype(np.int64)
+    theme_items = theme.item_set(bundle) if len(theme.items) or theme.categories else items
+    row, note = theme_bundle(bundle, theme_items, items.tolist(), people, forbidden)
+    users = [str(u) for u in audience]
+    sold = [str(bundle.items["item_id"].iloc[i]) for i in items.tolist()]
+    pick = theme_host(bundle, theme, group_id, host_predictor(bundle, users, sold))
+    funnel = plan_funnel(bundle, users, sold, pick.host["host_id"] if pick.host else None)
+    notes = [f"bundle: {note}", pick.note]
+    if funnel is None:
+        notes.append("funnel: the bundle has no response model (too few past lives at export)")
+    return PlanParts(row, note, pick.host, funnel, notes)
