@@ -230,7 +230,7 @@ def history_at(
     vecs = vecs.div(np.sqrt((vecs**2).sum(axis=1)), axis=0) if len(vecs) else vecs
     past_rows = pd.DataFrame(
         {
-            Col.LIVE_ID: past[Col.LIVE_ID].astype(str).to_numpy(),
+            Col.LIVE_ID: pd.Categorical(past[Col.LIVE_ID].astype(str).to_numpy()),
             "pos": users.get_indexer(pd.Index(past[Col.USER_ID].astype(str))),
             "viewed": past["viewed"].to_numpy(float),
             "joined": (past["viewed"] & past["joined"]).to_numpy(float),
@@ -333,15 +333,23 @@ RATE_FEATURES = (
 SHARE_FEATURES = ("affinity_item", "affinity_sub", "affinity_cat", "host_similarity")
 
 
+_RATE_COLS = np.asarray([FEATURES.index(c) for c in RATE_FEATURES])
+_SHARE_COLS = np.asarray([FEATURES.index(c) for c in SHARE_FEATURES])
+
+
+def log_odds_array(a: np.ndarray) -> np.ndarray:
+    """:func:`log_odds_design` on a rows x FEATURES array (the serving's numpy path)."""
+    d = np.array(a, dtype=float, copy=True)
+    r = np.clip(d[:, _RATE_COLS], 1e-3, 1 - 1e-3)
+    d[:, _RATE_COLS] = np.log(r / (1 - r))
+    d[:, _SHARE_COLS] = np.log(d[:, _SHARE_COLS] + 0.02)
+    return d
+
+
 def log_odds_design(x: pd.DataFrame) -> pd.DataFrame:
     """Rates as log-odds, shares as logs: the response is multiplicative in them."""
-    d = x[list(FEATURES)].astype(float).copy()
-    for c in RATE_FEATURES:
-        r = d[c].clip(1e-3, 1 - 1e-3)
-        d[c] = np.log(r / (1 - r))
-    for c in SHARE_FEATURES:
-        d[c] = np.log(d[c] + 0.02)
-    return d
+    d = log_odds_array(x[list(FEATURES)].to_numpy(float))
+    return pd.DataFrame(d, index=x.index, columns=list(FEATURES))
 
 
 # -- the History as tables (written into the serving bundle) ----------------------------------------
@@ -376,7 +384,7 @@ def history_tables(h: History) -> tuple[dict[str, pd.DataFrame], dict[str, float
         "cat_share": h.cat_share.to_long(Col.USER_ID),
         "hosts": hosts.astype({Col.HOST_ID: str}),
         "live_vecs": _long(vecs, "key").rename(columns={Col.USER_ID: Col.LIVE_ID}),
-        "past": h.past.reset_index(drop=True),
+        "past": h.past.reset_index(drop=True).astype({Col.LIVE_ID: str}),
     }
     scalars: dict[str, float | str] = {
         "t": str(h.t),
@@ -401,7 +409,7 @@ def history_from_tables(
         cat_share=Shares.from_long(tables["cat_share"], Col.USER_ID),
         hosts=tables["hosts"].set_index(Col.HOST_ID),
         live_vecs=_wide(tables["live_vecs"], Col.LIVE_ID, "key"),
-        past=tables["past"],
+        past=tables["past"].astype({Col.LIVE_ID: "category"}),
         base_view=float(scalars["base_view"]),
         base_jv=float(scalars["base_jv"]),
         base_basket=float(scalars["base_basket"]),

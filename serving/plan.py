@@ -333,25 +333,23 @@ def members_first(aud: pd.DataFrame, member_ids: set[str]) -> tuple[pd.DataFrame
 
 
 # -- funnel ------------------------------------------------------------------------------------
-def plan_funnel(
-    bundle: Bundle, users: list[str], item_ids: list[str], host_id: str | None
-) -> dict[str, Any] | None:
-    """The response model's funnel for the audience (None when the bundle has no model)."""
-    r = resp.load(bundle)
-    if r is None or not users:
+def plan_funnel(r: resp.ServedResponse | None, x: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The response model's funnel for the audience's features (None without a model)."""
+    if r is None or x is None or not len(x):
         return None
-    p = resp.predict(r, users, item_ids, host_id, bundle.items)
-    return resp.funnel(r, p)
+    return resp.funnel(r, resp.predict(r, x))
 
 
-def host_predictor(bundle: Bundle, users: list[str], item_ids: list[str]) -> Any:
+def host_predictor(
+    bundle: Bundle, r: resp.ServedResponse | None, x: pd.DataFrame | None, item_ids: list[str]
+) -> Any:
     """host_id -> the audience's predicted 接龙 rate with that host (None without a model)."""
-    r = resp.load(bundle)
-    if r is None or not users:
+    if r is None or x is None or not len(x):
         return None
 
     def rate(host_id: str) -> float:
-        return float(resp.predict(r, users, item_ids, host_id, bundle.items)["p_jielong"].mean())
+        xh = resp.with_host(r, x, host_id, item_ids, bundle.items)
+        return float(resp.predict(r, xh)["p_jielong"].mean())
 
     return rate
 
@@ -383,8 +381,12 @@ def compose(
     row, note = theme_bundle(bundle, theme_items, items.tolist(), people, forbidden)
     users = [str(u) for u in audience]
     sold = [str(bundle.items["item_id"].iloc[i]) for i in items.tolist()]
-    pick = theme_host(bundle, theme, group_id, host_predictor(bundle, users, sold))
-    funnel = plan_funnel(bundle, users, sold, pick.host["host_id"] if pick.host else None)
+    r = resp.load(bundle)
+    x = resp.features(r, users, sold, None, bundle.items) if r is not None and users else None
+    pick = theme_host(bundle, theme, group_id, host_predictor(bundle, r, x, sold))
+    if r is not None and x is not None and pick.host:
+        x = resp.with_host(r, x, str(pick.host["host_id"]), sold, bundle.items)
+    funnel = plan_funnel(r, x)
     notes = [f"bundle: {note}", pick.note]
     if funnel is None:
         notes.append("funnel: the bundle has no response model (too few past lives at export)")

@@ -17,10 +17,13 @@ import numpy as np
 import pandas as pd
 
 from features.live_response import (
+    FEATURES,
     History,
     history_from_tables,
+    host_similarity,
+    item_classes,
     live_features,
-    log_odds_design,
+    log_odds_array,
 )
 from serving.artifacts import Bundle
 
@@ -58,21 +61,39 @@ def logistic(coef: dict[str, Any], design: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-(z @ np.asarray(coef["coef"]) + coef["intercept"]))))
 
 
-def predict(
+def features(
     r: ServedResponse,
     users: list[str],
     item_ids: list[str],
     host_id: str | None,
     items: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Per invited user: p_view, p_jielong_if_view, p_jielong and the expected 接龙 basket (yuan)."""
+    """The model's features for ``users`` invited to a live of ``item_ids`` with ``host_id``."""
     idx = pd.Index([str(u) for u in users])
-    x = live_features(r.history, idx, item_ids, host_id, items)
-    d = log_odds_design(x).to_numpy(float)
+    return live_features(r.history, idx, item_ids, host_id, items)
+
+
+def with_host(
+    r: ServedResponse, x: pd.DataFrame, host_id: str, item_ids: list[str], items: pd.DataFrame
+) -> pd.DataFrame:
+    """The same features with another host (only the host's two columns depend on it)."""
+    h = r.history
+    subs = item_classes(item_ids, items)[0]
+    rate = h.hosts["host_view_rate"].to_dict()
+    return x.assign(
+        host_view_rate=float(rate.get(host_id, h.base_view)),
+        host_similarity=host_similarity(h, host_id, subs),
+    )
+
+
+def predict(r: ServedResponse, x: pd.DataFrame) -> pd.DataFrame:
+    """Per invited user (rows of ``x``): p_view, p_jielong_if_view, p_jielong, 接龙 basket (yuan)."""
+    d = log_odds_array(x[list(FEATURES)].to_numpy(float))
     pv = logistic(r.spec["view"], d)
     pj = logistic(r.spec["join_if_view"], d)
     no_view = float(r.spec["p_join_no_view"])
-    basket = r.history.people["basket"].reindex(idx).fillna(r.history.base_basket).to_numpy(float)
+    people = r.history.people["basket"].reindex(x.index)
+    basket = people.fillna(r.history.base_basket).to_numpy(float)
     return pd.DataFrame(
         {
             "p_view": pv,
@@ -80,7 +101,7 @@ def predict(
             "p_jielong": pv * pj + (1 - pv) * no_view,
             "basket": basket,
         },
-        index=idx,
+        index=x.index,
     )
 
 
