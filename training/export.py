@@ -419,8 +419,8 @@ def _response_model(features: Path, seed: int) -> BundleResponse | None:
     t0 = time.perf_counter()
     try:
         out = fit_for_bundle(features, seed)
-    except ValueError as exc:
-        log.warning("no live response model in the bundle: %s", exc)
+    except (ValueError, KeyError) as exc:  # too few lives, or lives without items / hosts
+        log.warning("no live response model in the bundle (plans carry no funnel): %s", exc)
         return None
     log.info("live response model fitted in %.1fs", time.perf_counter() - t0)
     return out
