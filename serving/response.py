@@ -5,7 +5,8 @@ and the History at the end of the data (tables ``response_*``). Here the same fe
 (:func:`features.live_response.live_features`) are built for a plan's audience and the two
 logistic models applied: P(watch), P(接龙 | watched); P(接龙) = P(watch) P(接龙 | watched) +
 (1 - P(watch)) x the rate of 接龙 without watching. The interval is the backtest's: the 10th
-and 90th percentile of observed - predicted rate over the lives after the training window.
+and 90th percentile of observed - predicted rate over the lives after the training window
+(widened to hold the point when both lie on one side).
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def predict(r: ServedResponse, x: pd.DataFrame) -> pd.DataFrame:
 def _rate(point: float, band: dict[str, float] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"predicted": round(point, 4)}
     if band:
-        out["low"] = round(float(np.clip(point + band["low"], 0, 1)), 4)
-        out["high"] = round(float(np.clip(point + band["high"], 0, 1)), 4)
+        # a biased backtest can put both quantiles on one side: the band still holds the point
+        out["low"] = round(float(np.clip(point + min(band["low"], 0.0), 0, 1)), 4)
+        out["high"] = round(float(np.clip(point + max(band["high"], 0.0), 0, 1)), 4)
     return out
 
 
