@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.live_response import (
     FEATURES,
     History,
@@ -61,8 +61,8 @@ from features.live_response import (
     live_features,
 )
 from features.schema import LIST_SEP, Col
-from features.settings import Settings, load_settings
 from training.response import ResponseModel, backtest, fit_response, training_frame
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.simulate")
 

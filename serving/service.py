@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 import bentoml
 
 from features.event_store import StoreError
-from features.settings import load_settings
 from serving import ingest
 from serving import schemas as s
 from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
 from serving.guard import Guard
 from serving.runtime import Busy, Runtime
+from serving.settings import load_settings
 
 log = logging.getLogger("linli.serving")
 T = TypeVar("T")
@@ -46,8 +46,11 @@ def _workers() -> int:
 
 
 def _access_log() -> bool:
-    """Access log on unless LINLI_SERVING_ACCESS_LOG=0 (it costs about 10% of throughput)."""
-    return os.environ.get("LINLI_SERVING_ACCESS_LOG", "1") != "0"
+    """Access log on unless `serving.access_log` is off (LINLI_SERVING__ACCESS_LOG=0)."""
+    try:
+        return bool(load_settings().serving.access_log)
+    except (ValueError, OSError):
+        return True
 
 
 def _host() -> str:
@@ -59,8 +62,11 @@ def _host() -> str:
 
 
 def _metrics() -> bool:
-    """Prometheus /metrics on unless LINLI_SERVING_METRICS=0."""
-    return os.environ.get("LINLI_SERVING_METRICS", "1") != "0"
+    """Prometheus /metrics on unless `serving.metrics` is off (LINLI_SERVING__METRICS=0)."""
+    try:
+        return bool(load_settings().serving.metrics)
+    except (ValueError, OSError):
+        return True
 
 
 def _call(ctx: bentoml.Context, fn: Callable[[Any], T], req: Any) -> T | s.ErrorResponse:

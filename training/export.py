@@ -24,16 +24,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import store
+from features import store_layout as store
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
 from features.schema import LIST_SEP, Col, EventType
-from features.settings import Settings, load_settings
 from serving import artifacts as art
 from serving.response import MANIFEST_KEY as RESPONSE_KEY
 from training.hosts import DEFAULT_TAG_MAP
 from training.models.base import Recommender
 from training.response import BundleResponse, fit_for_bundle
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.export")
 

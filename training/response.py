@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.live_response import (
     FEATURES,
     History,

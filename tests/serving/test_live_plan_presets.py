@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from experiments.plan_check import WORLDS, build_engine, generator_product, host_meets_theme
+from experiments.checks.plan_check import WORLDS, build_engine, generator_product, host_meets_theme
 from serving import schemas as s
 from serving.engine import Engine
 

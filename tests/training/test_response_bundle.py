@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from loop_world import loop_world
 
-from features import store
+from features import store_layout as store
 from features.live_response import (
     history_at,
     history_from_tables,
