@@ -26,7 +26,7 @@ import bentoml
 
 from features.event_store import StoreError
 from features.settings import load_settings
-from serving import ingest
+from serving import fastpath, ingest
 from serving import schemas as s
 from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
@@ -61,6 +61,13 @@ def _host() -> str:
 def _metrics() -> bool:
     """Prometheus /metrics on unless LINLI_SERVING_METRICS=0."""
     return os.environ.get("LINLI_SERVING_METRICS", "1") != "0"
+
+
+def _tracing() -> dict[str, Any]:
+    """Ranking calls are not traced unless LINLI_SERVING_TRACE_RANKING=1 (spans cost ~15%)."""
+    if os.environ.get("LINLI_SERVING_TRACE_RANKING", "0") == "1":
+        return {}
+    return {"excluded_urls": list(fastpath.ROUTES)}
 
 
 def _call(ctx: bentoml.Context, fn: Callable[[Any], T], req: Any) -> T | s.ErrorResponse:
@@ -122,6 +129,7 @@ class JsonOnly:
     http={"host": _host()},
     traffic={"timeout": 30},
     metrics={"enabled": _metrics()},
+    tracing=_tracing(),
     logging={"access": {"enabled": _access_log(), "skip_paths": ["/readyz", "/livez", "/metrics"]}},
     envs=[{"name": "OPENBLAS_NUM_THREADS", "value": "1"}],
 )
@@ -136,6 +144,7 @@ class Linli:
         self.rt = Runtime(self.settings)
         if self.rt.engine.error:
             log.error("no bundle loaded: %s", self.rt.engine.error)
+        fastpath.bind(self.rt)  # /rank/user and /rank/group: see serving.fastpath
 
     def __is_ready__(self) -> bool:
         return self.rt.engine.ready
@@ -143,6 +152,7 @@ class Linli:
     @bentoml.on_shutdown
     def _close(self) -> None:
         """Write what is queued, then close the store (a graceful stop loses nothing)."""
+        fastpath.bind(None)
         self.rt.close()
 
     @property
@@ -294,3 +304,4 @@ class Linli:
 
 Linli.add_asgi_middleware(Guard)  # type: ignore[attr-defined]  # outer: tokens and size first
 Linli.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
+Linli.add_asgi_middleware(fastpath.FastRank)  # type: ignore[attr-defined]  # inner: ranking
