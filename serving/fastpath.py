@@ -50,7 +50,7 @@ def bind(runtime: Runtime | None) -> None:
 
 
 def answer(runtime: Runtime, path: str, body: bytes) -> tuple[int, bytes]:
-    """Status and JSON body for one ranking call (pure of ASGI; raises only on a server bug)."""
+    """Status and JSON body for one ranking call (free of ASGI)."""
     model, handler = ROUTES[path]
     try:
         req = model.model_validate_json(body or b"{}")
@@ -62,6 +62,9 @@ def answer(runtime: Runtime, path: str, body: bytes) -> tuple[int, bytes]:
         return 200, handler(runtime.sync(), req).model_dump_json().encode()
     except ApiError as exc:
         return exc.status, exc.body().model_dump_json().encode()
+    except Exception:  # a bug: logged with its traceback, a JSON 500 as BentoML would answer
+        log.exception("%s failed", path)
+        return 500, b'{"error": "An unexpected error has occurred, please check the server log."}'
 
 
 async def _body(receive: Any) -> bytes | None:

