@@ -12,7 +12,7 @@ wrk``) then loads them in turn with C keep-alive connections, user ranking and t
 500-member group ranking, alternating the two servers pair by pair (the order flips every
 round) so both see the same background load; each pair gives a throughput ratio and a p99
 ratio, reported as median [min-max] with the raw figures. The same calls made in-process
-give the engine's own cost. Writes everything to ``WORK/bench/load_bench.json``.
+give the engine's own cost. Writes everything to ``WORK/bench/load_bench-<bundle>.json``.
 """
 
 from __future__ import annotations
@@ -378,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         for proc in procs:
             stop_server(proc)
     result["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    (work / "load_bench.json").write_text(json.dumps(result, indent=1))
+    name = "synthetic" if args.bundle is None else bundle.name
+    (work / f"load_bench-{name}.json").write_text(json.dumps(result, indent=1))
     print(f"\nbundle {bundle}: {result['users']:,} users x {result['items']:,} items")
     print(f"load average {result['load_avg_at_start']} -> {result['load_avg_at_end']}")
     print("\n".join(result["tables"]))
