@@ -1,4 +1,5 @@
 # Linli: the two set-up commands are `make demo` and `make test`; both create or reuse .venv.
+# `make test-fast` skips the tests marked slow; CI (.ci/run) runs `make lint typecheck test`.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ WORK ?= work
 export OPENBLAS_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test lint typecheck bench mlflow-ui mlflow-server clean
+.PHONY: venv demo test test-fast lint typecheck bench mlflow-ui mlflow-server clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or make PY=python3)"; exit 1; }
@@ -19,10 +20,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	bash experiments/demo.sh $(WORK)
+	bash experiments/demos/demo.sh $(WORK)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=10
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -31,9 +35,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m experiments.bench_features --events 10000000
-	$(BIN)/python -m experiments.bench_als
-	$(BIN)/python -m experiments.real_features
+	$(BIN)/python -m experiments.benchmarks.bench_features --events 10000000
+	$(BIN)/python -m experiments.benchmarks.bench_als
+	$(BIN)/python -m experiments.checks.real_features
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORK))/mlflow.db --host 127.0.0.1 --port 5000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-# subcommand -> (module with main(argv) -> int, one-line help)
+# subcommand -> ("module" with main(argv) -> int, or "module:function"; one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("features.synth", "write a synthetic group-buying world (data dir + ground truth)"),
     "adapt": ("features.adapters", "convert a real public dataset into a SCHEMA data directory"),
@@ -22,15 +22,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "registered champion/challenger + feature store -> serving bundle",
     ),
     "serve": ("serving.cli", "run the BentoML server on a bundle: `linli serve --port 3000`"),
-    "segments": ("training.segments", "discover, name and profile user segments"),
-    "bundles": ("training.bundles", "bundles of complementary items from baskets"),
-    "audience": ("training.audience", "theme audience: top-N users with reasons"),
-    "forecast": ("training.forecast", "weekly item / category demand forecast"),
-    "hosts": ("training.hosts", "rank live-stream hosts for every group and segment"),
-    "koc": ("training.koc", "rank group members by influence (KOC scores)"),
+    "segments": ("training.matching_cli:segments_main", "discover, name and profile user segments"),
+    "bundles": (
+        "training.matching_cli:bundles_main",
+        "bundles of complementary items from baskets",
+    ),
+    "audience": ("training.matching_cli:audience_main", "theme audience: top-N users with reasons"),
+    "forecast": ("training.matching_cli:forecast_main", "weekly item / category demand forecast"),
+    "hosts": (
+        "training.matching_cli:hosts_main",
+        "rank live-stream hosts for every group and segment",
+    ),
+    "koc": ("training.matching_cli:koc_main", "rank group members by influence (KOC scores)"),
     "ab": ("experiments.ab", "offline A/B: champion vs challenger on one holdout, bootstrap CIs"),
     "online-ab": ("experiments.online_ab", "online A/B from the exposure log and later events"),
-    "retrain": ("training.retrain", "retrain on new data; promote only a challenger that wins"),
+    "retrain": ("experiments.retrain", "retrain on new data; promote only a challenger that wins"),
     "report": ("experiments.report", "the BI report: one self-contained HTML page with plots"),
     "simulate": ("experiments.simulate", "campaign simulation: targeted live vs broadcast"),
 }
@@ -54,8 +60,9 @@ def app(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"linli: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    module_name, _, function = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    return int(getattr(module, function or "main")(rest) or 0)
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import PURCHASE_EVENTS, Col, EventType
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.online_ab")
 

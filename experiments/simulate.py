@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.schema import LIST_SEP, Col, EventType
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.simulate")
 
@@ -90,7 +90,7 @@ PRIOR = 3.0  # pseudo-invitations / pseudo-baskets of every smoothed rate
 # -- history features (pure) -------------------------------------------------------------------------
 def invitations(lives: pd.DataFrame, members: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Every (live, member present at its start) with viewed / joined and the live's start and host."""
-    from experiments.report import live_invitations
+    from experiments.report.tables import live_invitations
 
     inv = live_invitations(lives, members, events)
     meta = lives[[Col.LIVE_ID, Col.START_TS, Col.HOST_ID]].astype({Col.LIVE_ID: str})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.identity import normalize_id_type, normalize_id_value
 from features.schema import Col
 

@@ -32,7 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from features.settings import Settings, load_settings
+from training.evaluation.folds import Fold
+from training.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     import optuna
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("linli.tune")
 
 SIGNALS = ["weights", "purchases", "binary"]
+TUNE_KS = (5, 10, 20)
 
 
 def _als(t: optuna.Trial) -> dict[str, Any]:
@@ -152,6 +154,59 @@ def storage_uri(settings: Settings) -> str:
     return f"sqlite:///{path}"
 
 
+def tuning_folds(
+    settings: Settings,
+    features: Path | None,
+    dataset: str | None,
+    src: Path | None,
+    holdout_days: float,
+) -> tuple[Fold, Fold | None, str]:
+    """The validation fold trials are scored on, the test fold (basket data only), the source."""
+    from training.evaluation.folds import basket_folds, holdout_fold, load_baskets, load_matrix
+
+    if features is not None:
+        data = load_matrix(features)
+        val_fold = holdout_fold(data, features, settings, "auto", holdout_days, validation=True)
+        if val_fold is None:
+            raise ValueError("no validation fold")
+        return val_fold, None, str(features)
+    assert src is not None and dataset is not None
+    lines = load_baskets(dataset, src)
+    val_fold = next(basket_folds(lines, [settings.seed], settings, target="val"))
+    test_fold = next(basket_folds(lines, [settings.seed], settings, target="test"))
+    return val_fold, test_fold, f"{dataset}:{src}"
+
+
+def trial_objective(
+    kind: str, val_fold: Fold, settings: Settings, study: str, metric: str
+) -> Callable[[optuna.Trial], float]:
+    """One trial: sample a config, score it on the validation fold in a nested MLflow run."""
+    from training import tracking
+    from training.evaluation.leaderboard import evaluate_model, seeded_params
+
+    def objective(trial: optuna.Trial) -> float:
+        params = seeded_params(kind, known_params(kind, SEARCH_SPACES[kind](trial)), settings.seed)
+        with tracking.run(
+            f"trial-{trial.number}",
+            settings,
+            nested=True,
+            tags={
+                tracking.TAG_RUN_TYPE: "tune-trial",
+                tracking.TAG_MODEL_KIND: kind,
+                "linli.study": study,
+            },
+        ):
+            tracking.log_params({**params, "trial": trial.number})
+            res = evaluate_model(kind, val_fold, TUNE_KS, params)
+            tracking.log_metrics(res.metrics)
+        value = res.metrics.get(metric)
+        if value is None:
+            raise ValueError(f"metric {metric!r} not computed; have {sorted(res.metrics)}")
+        return float(value)
+
+    return objective
+
+
 def tune(
     kind: str,
     trials: int,
@@ -169,29 +224,14 @@ def tune(
     """Run (or resume) a study, log every trial, refit the best; returns a summary dict."""
     import optuna
 
-    from experiments.evaluate import basket_folds, evaluate_model, load_baskets, seeded_params
     from training import tracking
+    from training.evaluation.leaderboard import evaluate_model, seeded_params
 
     if kind not in SEARCH_SPACES:
         raise ValueError(f"no search space for {kind!r}; have {sorted(SEARCH_SPACES)}")
     if (features is None) == (dataset is None):
         raise ValueError("give --features DIR or --dataset NAME --src DIR")
-    ks = (5, 10, 20)
-    if features is not None:
-        from training.train import holdout_fold, load_matrix
-
-        data = load_matrix(features)
-        val_fold = holdout_fold(data, features, settings, "auto", holdout_days, validation=True)
-        if val_fold is None:
-            raise ValueError("no validation fold")
-        test_fold = None
-        source = str(features)
-    else:
-        assert src is not None and dataset is not None
-        lines = load_baskets(dataset, src)
-        val_fold = next(basket_folds(lines, [settings.seed], settings, target="val"))
-        test_fold = next(basket_folds(lines, [settings.seed], settings, target="test"))
-        source = f"{dataset}:{src}"
+    val_fold, test_fold, source = tuning_folds(settings, features, dataset, src, holdout_days)
     name = study_name or f"{kind}-{Path(str(features or src)).name}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -215,29 +255,7 @@ def tune(
                 "validation": val_fold.info.get("split", "protocol-val"),
             }
         )
-
-        def objective(trial: optuna.Trial) -> float:
-            params = seeded_params(
-                kind, known_params(kind, SEARCH_SPACES[kind](trial)), settings.seed
-            )
-            with tracking.run(
-                f"trial-{trial.number}",
-                settings,
-                nested=True,
-                tags={
-                    tracking.TAG_RUN_TYPE: "tune-trial",
-                    tracking.TAG_MODEL_KIND: kind,
-                    "linli.study": name,
-                },
-            ):
-                tracking.log_params({**params, "trial": trial.number})
-                res = evaluate_model(kind, val_fold, ks, params)
-                tracking.log_metrics(res.metrics)
-            value = res.metrics.get(metric)
-            if value is None:
-                raise ValueError(f"metric {metric!r} not computed; have {sorted(res.metrics)}")
-            return float(value)
-
+        objective = trial_objective(kind, val_fold, settings, name, metric)
         study.optimize(objective, n_trials=trials, timeout=timeout, catch=(Exception,))
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not completed:
@@ -272,7 +290,7 @@ def tune(
             )
             summary |= {"version": out.version, "test_metrics": out.metrics, "run": out.run_id}
         elif test_fold is not None:
-            res = evaluate_model(kind, test_fold, ks, best_params)
+            res = evaluate_model(kind, test_fold, TUNE_KS, best_params)
             tracking.log_metrics({f"test_{k}": v for k, v in res.metrics.items()})
             summary["test_metrics"] = res.metrics
         tracking.log_metrics({"tune_seconds": time.perf_counter() - t_start})

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from features import store
+from features import store_layout as store
 from features.constraints import resolve_constraints
 from features.event_store import StoreError, read_store_tables, redact
 from features.identity import Identity, id_keys, resolve, sightings, split_key

@@ -1,8 +1,17 @@
-"""The one typed settings object for every Linli job, read from `linli.yaml` and `LINLI_*` env.
+"""Linli's settings as the feature layer sees them, and how every layer's settings are read.
 
-Precedence: explicit keyword arguments > environment (`LINLI_WORK_DIR`,
-`LINLI_FEATURES__HALF_LIFE_DAYS`, ...) > the YAML file named by `LINLI_CONFIG`
-(default `./linli.yaml` when it exists) > the defaults below.
+One settings object, assembled layer by layer: this module holds the root fields
+(``work_dir``, ``seed``) and the sections of the feature layer (``features``, ``store``);
+:mod:`serving.settings` adds ``serving``; :mod:`training.settings` adds ``tracking`` and
+is the whole object the jobs load. Each layer imports only its own level (serving never
+loads training code).
+
+Read from `linli.yaml` and the environment, one naming scheme for every field:
+``LINLI_<FIELD>`` at the root (``LINLI_WORK_DIR``, ``LINLI_SEED``) and
+``LINLI_<SECTION>__<FIELD>`` below (``LINLI_FEATURES__HALF_LIFE_DAYS``,
+``LINLI_SERVING__WORKERS``). Precedence: explicit keyword arguments > environment > the
+YAML file named by ``LINLI_CONFIG`` (default ``./linli.yaml`` when it exists) > defaults.
+Sections of upper layers in the file or the environment are ignored by lower layers.
 """
 
 from __future__ import annotations
@@ -43,72 +52,6 @@ class FeatureSettings(BaseModel):
     )
 
 
-class TrackingSettings(BaseModel):
-    """Where MLflow runs and the model registry live."""
-
-    tracking_uri: str | None = Field(
-        None,
-        description="MLflow tracking URI; None means a SQLite store under work_dir "
-        "(MLFLOW_TRACKING_URI overrides both).",
-    )
-    experiment: str = "linli"
-    registered_model: str = "linli-recommender"
-
-
-class ExperimentSettings(BaseModel):
-    """Online A/B: route a share of users to the challenger by a stable hash."""
-
-    enabled: bool = Field(False, description="Route users between champion and challenger.")
-    name: str = Field("champion-vs-challenger", description="Experiment name in exposures.")
-    challenger_share: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of users (by stable hash) sent to the challenger."
-    )
-    salt: str = Field("linli", description="Hash salt; change it to reshuffle users.")
-
-
-class AuthSettings(BaseModel):
-    """Who may call what. Token values come from the environment only, never from a file."""
-
-    protect_ranking: bool = Field(
-        False, description="Ranking and matching endpoints need a token too (read or admin)."
-    )
-    admin_token_env: str = Field(
-        "LINLI_ADMIN_TOKEN",
-        description="Env var holding the token for ingestion, reload and experiment changes; "
-        "unset means those endpoints refuse every call.",
-    )
-    read_token_env: str = Field(
-        "LINLI_READ_TOKEN",
-        description="Env var holding the token for ranking endpoints when protect_ranking is on "
-        "(the admin token is accepted too).",
-    )
-
-
-class IngestSettings(BaseModel):
-    """Bounds of the ingestion endpoints and their write queue."""
-
-    max_body_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="Largest ingestion request body (413 beyond)."
-    )
-    max_batch: int = Field(
-        1000, ge=1, le=100_000, description="Most rows in one call (413 beyond)."
-    )
-    max_pending_rows: int = Field(
-        20_000,
-        ge=1,
-        description="Rows waiting for the disk; a call that would exceed it gets 503 + Retry-After.",
-    )
-    max_rows_per_commit: int = Field(
-        5000, ge=1, description="Most rows validated and committed in one transaction."
-    )
-    retry_after_s: int = Field(1, ge=1, le=600, description="Retry-After of a 503 when full.")
-    validator_process: bool = Field(
-        True,
-        description="Validate batches in a helper process (keeps ranking latency flat under "
-        "ingestion); False validates in the writer thread.",
-    )
-
-
 class StoreSettings(BaseModel):
     """The durable event store ingestion writes and the feature job reads."""
 
@@ -122,39 +65,8 @@ class StoreSettings(BaseModel):
     )
 
 
-class ServingSettings(BaseModel):
-    """What the BentoML server loads and how it routes and logs."""
-
-    host: str = Field(
-        "127.0.0.1", description="Bind address; loopback unless set (e.g. 0.0.0.0 behind a proxy)."
-    )
-    max_body_bytes: int = Field(
-        2 * 1024 * 1024, ge=1024, description="Largest request body of the other endpoints (413)."
-    )
-    auth: AuthSettings = AuthSettings()
-    ingest: IngestSettings = IngestSettings()
-
-    bundle_dir: Path | None = Field(
-        None, description="Artifact bundle folder; None means work_dir/bundle."
-    )
-    exposure_dir: Path | None = Field(
-        None, description="Exposure log folder; None means work_dir/exposures."
-    )
-    experiment: ExperimentSettings = ExperimentSettings()
-    workers: int = Field(1, ge=1, le=16, description="Server worker processes.")
-    group_pool: int = Field(
-        1000,
-        ge=50,
-        le=20000,
-        description="Items scored per member for non-linear group strategies.",
-    )
-    fsync_exposures: bool = Field(
-        False, description="fsync the exposure log after every line (slower, survives power loss)."
-    )
-
-
 class Settings(BaseSettings):
-    """Everything a Linli job needs to know that is not data."""
+    """The root fields and the feature layer's sections (the base of every layer's settings)."""
 
     model_config = SettingsConfigDict(
         env_prefix="LINLI_", env_nested_delimiter="__", extra="ignore"
@@ -163,8 +75,6 @@ class Settings(BaseSettings):
     work_dir: Path = Field(Path("work"), description="Root of every output Linli writes.")
     seed: int = Field(42, description="Seed for every random step; same inputs, same outputs.")
     features: FeatureSettings = FeatureSettings()
-    tracking: TrackingSettings = TrackingSettings()
-    serving: ServingSettings = ServingSettings()
     store: StoreSettings = StoreSettings()
 
     @classmethod
@@ -177,16 +87,6 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
-
-    @property
-    def mlflow_uri(self) -> str:
-        """The tracking URI in force: env MLFLOW_TRACKING_URI, then config, then embedded SQLite."""
-        env = os.environ.get("MLFLOW_TRACKING_URI")
-        if env:
-            return env
-        if self.tracking.tracking_uri:
-            return self.tracking.tracking_uri
-        return f"sqlite:///{(self.work_dir / 'mlflow.db').resolve()}"
 
     @property
     def store_url(self) -> str:
@@ -215,5 +115,5 @@ class _YamlSource(PydanticBaseSettingsSource):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings in force (file, env, then explicit overrides)."""
+    """The feature layer's settings in force (file, env, then explicit overrides)."""
     return Settings(**overrides)

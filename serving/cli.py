@@ -41,7 +41,7 @@ def server_env(
         env["LINLI_WORK_DIR"] = str(Path(work).resolve())
     if workers is not None:
         env["LINLI_SERVING__WORKERS"] = str(workers)
-    env["LINLI_SERVING_ACCESS_LOG"] = "1" if access_log else "0"
+    env["LINLI_SERVING__ACCESS_LOG"] = "1" if access_log else "0"
     env.update(extra or {})
     return env
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from features.settings import load_settings
 from serving import artifacts as art
 from serving.cli import server_env, start_server
+from serving.settings import load_settings
 
 
 def examples(bundle: Path) -> list[tuple[str, dict[str, object]]]:

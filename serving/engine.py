@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from features.settings import ExperimentSettings, Settings
 from features.tags import load_rules
 from serving import matching, ranking
 from serving import schemas as s
 from serving.artifacts import Bundle, BundleError, Variant, load_bundle
 from serving.exposures import ExposureLog
 from serving.overlay import Overlay
+from serving.settings import ExperimentSettings, Settings
 
 
 class ApiError(Exception):

@@ -3,7 +3,7 @@
 BentoML's endpoint machinery (request context, IO descriptors, serde, a streamed response
 object, background-task bookkeeping) cost more per call than the ranking itself: a bare
 FastAPI app calling the same engine served 2-2.5x the requests
-(``python -m experiments.load_bench``). This middleware sits inside the service's
+(``python -m experiments.benchmarks.load_bench``). This middleware sits inside the service's
 middleware stack, after :class:`serving.guard.Guard` (tokens, body size) and the JSON
 content-type check, so those still hold, as do BentoML's metrics, tracing and access log
 around it. It does what the endpoint did, with the same models and answers:

@@ -22,7 +22,7 @@ import logging
 import os
 from typing import Any
 
-from features.settings import Settings, load_settings
+from serving.settings import Settings, load_settings
 
 log = logging.getLogger("linli.serving.guard")
 

@@ -29,10 +29,10 @@ from typing import Any
 
 from features.event_store import CONTROL, EventStore, StoreError, open_store
 from features.schema import EVENTS
-from features.settings import ExperimentSettings, Settings
 from serving import ingest
 from serving.artifacts import load_bundle
 from serving.engine import Engine
+from serving.settings import ExperimentSettings, Settings
 
 log = logging.getLogger("linli.serving.runtime")
 

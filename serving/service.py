@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 import bentoml
 
 from features.event_store import StoreError
-from features.settings import load_settings
 from serving import fastpath, ingest
 from serving import schemas as s
 from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
 from serving.guard import Guard
 from serving.runtime import Busy, Runtime
+from serving.settings import load_settings
 
 log = logging.getLogger("linli.serving")
 T = TypeVar("T")
@@ -47,8 +47,11 @@ def _workers() -> int:
 
 
 def _access_log() -> bool:
-    """Access log on unless LINLI_SERVING_ACCESS_LOG=0 (it costs about 10% of throughput)."""
-    return os.environ.get("LINLI_SERVING_ACCESS_LOG", "1") != "0"
+    """Access log on unless `serving.access_log` is off (LINLI_SERVING__ACCESS_LOG=0)."""
+    try:
+        return bool(load_settings().serving.access_log)
+    except (ValueError, OSError):
+        return True
 
 
 def _host() -> str:
@@ -60,14 +63,20 @@ def _host() -> str:
 
 
 def _metrics() -> bool:
-    """Prometheus /metrics on unless LINLI_SERVING_METRICS=0."""
-    return os.environ.get("LINLI_SERVING_METRICS", "1") != "0"
+    """Prometheus /metrics on unless `serving.metrics` is off (LINLI_SERVING__METRICS=0)."""
+    try:
+        return bool(load_settings().serving.metrics)
+    except (ValueError, OSError):
+        return True
 
 
 def _tracing() -> dict[str, Any]:
-    """Ranking calls are not traced unless LINLI_SERVING_TRACE_RANKING=1 (spans cost ~15%)."""
-    if os.environ.get("LINLI_SERVING_TRACE_RANKING", "0") == "1":
-        return {}
+    """Ranking calls are not traced unless `serving.trace_ranking` (LINLI_SERVING__TRACE_RANKING=1)."""
+    try:
+        if load_settings().serving.trace_ranking:
+            return {}
+    except (ValueError, OSError):
+        pass
     return {"excluded_urls": list(fastpath.ROUTES)}
 
 

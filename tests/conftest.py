@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from loop_world import empty_mlflow, end_runs, tracked_settings
 
-from features.settings import Settings
+from training.settings import Settings
 
 # fmt: off
 EVENTS = [

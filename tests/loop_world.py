@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from features.build import run as build_features
-from features.settings import Settings
 from features.synth import SynthConfig, generate, write_world
+from training.settings import Settings
 
 LOOP = SynthConfig(people=1200, months=3, seed=7)
 

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from features.build import run as build_features
-from features.settings import Settings
 from features.synth import SynthConfig, generate, write_world
+from training.settings import Settings
 
 SMALL = SynthConfig(people=400, months=3, seed=11)
 

@@ -16,9 +16,9 @@ import scipy.sparse.linalg as spla
 
 from features.build import run as build_features
 from features.matrix import Interactions
-from features.settings import Settings
 from training.export import ExportVariant, export_bundle
 from training.models.base import ModelConfig, Recommender
+from training.settings import Settings
 
 CATEGORIES = {
     "fruit": ["海南芒果", "车厘子", "西瓜", "牛油果", "苹果", "芒果干", "香蕉", "草莓"],

@@ -490,14 +490,3 @@ def constraint_matrix(constraints: pd.DataFrame, inter: Interactions) -> sp.csr_
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `linli audience` (argument parsing, I/O and MLflow live in :mod:`training.matching_cli`)."""
-    from training.matching_cli import audience_main
-
-    return audience_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

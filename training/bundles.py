@@ -634,14 +634,3 @@ def _realign(bm: BasketMatrix, item_ids: np.ndarray) -> BasketMatrix:
         (coo.data, (coo.row, pos[coo.col])), shape=(bm.n_baskets, len(item_ids)), dtype=bool
     )
     return BasketMatrix(m, np.asarray(item_ids, dtype=object), bm.basket_users, bm.user_ids)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `linli bundles` (argument parsing, I/O and MLflow live in :mod:`training.matching_cli`)."""
-    from training.matching_cli import bundles_main
-
-    return bundles_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import store
+from features import store_layout as store
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
 from features.schema import LIST_SEP, Col, EventType
-from features.settings import Settings, load_settings
 from serving import artifacts as art
 from training.models.base import Recommender
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.export")
 

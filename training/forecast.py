@@ -518,14 +518,3 @@ def forecast_ahead(d: Design, cfg: ForecastConfig, level: str, n_future: int) ->
     out = last[[KEY, WEEK, HORIZON, YHAT, BASELINE]].copy()
     out.insert(0, LEVEL, level)
     return out.reset_index(drop=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `linli forecast` (argument parsing, I/O and MLflow live in :mod:`training.matching_cli`)."""
-    from training.matching_cli import forecast_main
-
-    return forecast_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

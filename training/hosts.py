@@ -283,14 +283,3 @@ def host_summary(ranking: pd.DataFrame) -> dict[str, Any]:
     """Best host per target, for logs."""
     top = ranking[ranking["rank"] == 1]
     return dict(zip(top[TARGET], top[Col.HOST_ID], strict=True))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `linli hosts` (argument parsing, I/O and MLflow live in :mod:`training.matching_cli`)."""
-    from training.matching_cli import hosts_main
-
-    return hosts_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

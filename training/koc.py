@@ -196,14 +196,3 @@ def reasons(frame: pd.DataFrame) -> pd.Series:
     for part in parts[1:]:  # six columns
         joined = joined + "; " + part
     return joined.str.replace(r"(; )+", "; ", regex=True).str.strip("; ").astype("string")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `linli koc` (argument parsing, I/O and MLflow live in :mod:`training.matching_cli`)."""
-    from training.matching_cli import koc_main
-
-    return koc_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from features import store
+from features import store_layout as store
 from features.schema import Col
 
 log = logging.getLogger("linli.matching")
@@ -85,8 +85,8 @@ def mlflow_run(
     if not enabled:
         yield lambda **_: None
         return
-    from features.settings import load_settings
     from training import tracking
+    from training.settings import load_settings
 
     settings = load_settings()
     tags = {RUN_TYPE_TAG: "matching", COMPONENT_TAG: component}

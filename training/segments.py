@@ -462,14 +462,3 @@ def profiles(
 
 def _num(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else round(float(v), 4)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `linli segments` (argument parsing, I/O and MLflow live in :mod:`training.matching_cli`)."""
-    from training.matching_cli import segments_main
-
-    return segments_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

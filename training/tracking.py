@@ -1,6 +1,6 @@
 """The only module that talks to MLflow: runs, params, metrics, data lineage, the model registry.
 
-The tracking URI comes from :attr:`features.settings.Settings.mlflow_uri` (env
+The tracking URI comes from :attr:`training.settings.Settings.mlflow_uri` (env
 ``MLFLOW_TRACKING_URI``, else the config, else SQLite ``work_dir/mlflow.db``) and is
 set inside :func:`configure`, never at import time. When this module creates the
 experiment on a local store (SQLite / file) it puts its artifact root under
@@ -13,7 +13,7 @@ A fitted :class:`~training.models.Recommender` is logged as an MLflow *pyfunc* m
 ``settings.tracking.registered_model``; :func:`load_recommender` turns a version or an
 alias (``champion``, ``challenger``) back into a Recommender.
 
-Metric names are the ones of :mod:`experiments.metrics` (``recall_at_10``,
+Metric names are the ones of :mod:`training.evaluation.metrics` (``recall_at_10``,
 ``ndcg_at_10``, ...) in every run, so the MLflow compare view lines any runs up.
 
 CLI: ``linli alias set --version N --alias champion``, ``linli alias show``,
@@ -41,7 +41,7 @@ import pandas as pd
 
 from features.matrix import IdMap, Interactions
 from features.schema import Col
-from features.settings import Settings, load_settings
+from training.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from training.models.base import Recommender

@@ -25,23 +25,22 @@ Aliases afterwards: ``linli alias set --version N --alias champion``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
-
-from features import store
-from features.matrix import Interactions
-from features.settings import Settings, load_settings
+from features import store_layout as store
+from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
+from training.evaluation.leaderboard import evaluate_model, seeded_params
+from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.train")
 
 TRAIN_KS: tuple[int, ...] = (5, 10, 20)
-Holdout = Literal["auto", "next-basket", "temporal", "none"]
 
 
 @dataclass
@@ -58,81 +57,10 @@ class TrainOutcome:
     holdout: dict[str, Any]
 
 
-def load_matrix(features_dir: Path | str) -> Interactions:
-    """The feature store's interaction matrix (``DIR/matrix``)."""
-    path = Path(features_dir) / store.MATRIX_DIR
-    if not (path / "meta.json").exists():
-        raise FileNotFoundError(f"no matrix in {path} (run `linli features build` first)")
-    return Interactions.load(path)
-
-
-def next_basket_fold(data: Interactions, seed: int = 0, depth: int = 1) -> Any:
-    """Fold whose truth is each user's last basket (``depth=2``: the one before, for validation)."""
-    from experiments.evaluate import Fold, history_segments
-    from features.matrix import hold_out_last_baskets
-
-    train, truth = hold_out_last_baskets(data)
-    for _ in range(depth - 1):
-        train, truth = hold_out_last_baskets(train)
-    has_truth = np.diff(truth.indptr) > 0
-    has_history = np.diff(train.purchases.indptr) > 0
-    eval_idx = np.flatnonzero(has_truth & has_history)
-    n_hist: np.ndarray = np.zeros(len(eval_idx), np.int64)
-    if train.baskets is not None and len(train.baskets):
-        from features.matrix import BasketCol
-
-        counts = train.baskets.groupby(BasketCol.USER)[BasketCol.BASKET].nunique()
-        n_hist = counts.reindex(eval_idx).fillna(0).to_numpy(np.int64)
-    info = {"split": "next-basket", "depth": depth, "eval_users": int(len(eval_idx))}
-    return Fold(
-        seed,
-        train,
-        eval_idx,
-        truth[eval_idx].tocsr(),
-        train.purchases[eval_idx].tocsr(),
-        history_segments(n_hist),
-        info,
-    )
-
-
-def holdout_fold(
-    data: Interactions,
-    features_dir: Path | str,
-    settings: Settings,
-    holdout: Holdout = "auto",
-    holdout_days: float = 14.0,
-    validation: bool = False,
-) -> Any | None:
-    """The holdout fold for metrics (``validation=True``: one step earlier, for tuning)."""
-    from experiments.evaluate import features_fold
-    from experiments.split import temporal_cutoff
-
-    mode = holdout
-    if mode == "auto":
-        mode = "next-basket" if data.baskets is not None and len(data.baskets) else "temporal"
-    if mode == "none":
-        return None
-    if mode == "next-basket":
-        if data.baskets is None:
-            raise ValueError("the matrix has no baskets; use --holdout temporal")
-        return next_basket_fold(data, settings.seed, depth=2 if validation else 1)
-    end = None
-    if validation:
-        import pandas as pd
-
-        events = pd.read_parquet(Path(features_dir) / store.EVENTS, columns=["ts"])
-        end = temporal_cutoff(events, holdout_days)
-    fold = features_fold(features_dir, settings, holdout_days, end=end, seed=settings.seed)
-    fold.info["split"] = "temporal"
-    return fold
-
-
 def fit_and_score(
-    kind: str, params: dict[str, Any], fold: Any, ks: tuple[int, ...] = TRAIN_KS
+    kind: str, params: dict[str, Any], fold: Fold, ks: tuple[int, ...] = TRAIN_KS
 ) -> dict[str, float]:
-    """Fit ``kind`` on the fold and return its metrics (names as in experiments.metrics)."""
-    from experiments.evaluate import evaluate_model
-
+    """Fit ``kind`` on the fold and return its metrics (names as in training.evaluation.metrics)."""
     res = evaluate_model(kind, fold, ks, params)
     return res.metrics
 
@@ -152,7 +80,6 @@ def train(
     tags: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """Holdout metrics, (re)fit, log, register and alias one model; see the module doc."""
-    from experiments.evaluate import seeded_params
     from training import tracking
     from training.models import build_model
 
@@ -205,10 +132,16 @@ def train(
     )
 
 
+def parse_value(raw: str) -> Any:
+    """A CLI value: JSON when it parses (numbers, true/false, lists), else the string."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
 def parse_kv(items: list[str]) -> dict[str, Any]:
     """``key=value`` strings -> dict (values parsed as JSON when possible)."""
-    from experiments.evaluate import parse_value
-
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")

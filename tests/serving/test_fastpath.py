@@ -7,10 +7,10 @@ from pathlib import Path
 
 from serving_world import shared_bundle
 
-from features.settings import Settings
 from serving import fastpath
 from serving import schemas as s
 from serving.runtime import Runtime
+from serving.settings import Settings
 
 
 def _runtime(tmp_path: Path) -> Runtime:

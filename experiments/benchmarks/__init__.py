@@ -1,0 +1,1 @@
+"""Benchmarks: feature-build, ALS, serving-load and ingest throughput (`python -m experiments.benchmarks.NAME`)."""

@@ -1,0 +1,160 @@
+"""Benchmark: feature-build throughput (events/s) on a large synthetic log read from Parquet.
+
+`python -m experiments.benchmarks.bench_features --events 10000000` writes a SCHEMA data
+directory of N events (vectorised numpy, realistic mix of event types, ids,
+phone formats, search texts, orders) once, then runs the feature job on it and
+reports events/s per step. The baseline, run in the same process, is the bare
+Parquet read of the events table (the I/O floor), so the ratio says how much
+the job costs on top of reading its input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from features.build import run
+from training.settings import load_settings
+
+TYPES = np.array(
+    ["view", "click", "search", "cart", "order", "jielong", "live_view", "message", "share"]
+)
+TYPE_P = np.array([0.40, 0.17, 0.05, 0.08, 0.14, 0.06, 0.05, 0.03, 0.02])
+TEXTS = np.array(
+    [
+        "有没有减脂餐推荐",
+        "宝宝辅食",
+        "烘焙黄油",
+        "进口车厘子",
+        "今天有什么特价",
+        "五常大米",
+        "鸡胸肉",
+        "水果",
+    ]
+)
+
+
+def _where(mask: np.ndarray, values: np.ndarray) -> pd.Series:
+    """`values` where `mask`, missing elsewhere."""
+    return pd.Series(values, dtype="string").where(mask)
+
+
+def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
+    """Write events / identity_links / items parquet for `n_events` events; returns the data dir."""
+    rng = np.random.default_rng(seed)
+    data = out / "data"
+    if (data / "events.parquet").exists() and pq.ParquetFile(
+        data / "events.parquet"
+    ).metadata.num_rows == n_events:
+        return data
+    data.mkdir(parents=True, exist_ok=True)
+    n_people = max(n_events // 150, 10)
+    n_items = 20000
+    person = rng.integers(0, n_people, n_events)
+    item = np.minimum(rng.zipf(1.2, n_events) - 1, n_items - 1)
+    etype = TYPES[rng.choice(len(TYPES), n_events, p=TYPE_P)]
+    which_id = rng.integers(0, 3, n_events)  # 0 wecom, 1 openid, 2 phone
+    id_type = np.array(["wecom", "openid", "phone"])[which_id]
+    pstr = person.astype(str)
+    phone = (13000000000 + person).astype(str)
+    id_value = np.where(
+        which_id == 0,
+        np.char.add("w", pstr),
+        np.where(which_id == 1, np.char.add("o", pstr), phone),
+    )
+    start = pd.Timestamp("2026-05-01T00:00:00+08:00").value // 10**9
+    ts = pd.to_datetime(
+        np.sort(rng.integers(start, start + 180 * 86400, n_events)), unit="s", utc=True
+    ).tz_convert("Asia/Shanghai")
+    is_buy = np.isin(etype, ["order", "jielong"])
+    has_item = ~np.isin(etype, ["search", "message", "live_view", "share"])
+    order_id = _where(
+        is_buy, np.char.add("o", (person * 1000 + rng.integers(0, 50, n_events)).astype(str))
+    )
+    text = _where(
+        np.isin(etype, ["search", "message"]), TEXTS[rng.integers(0, len(TEXTS), n_events)]
+    )
+    events = pd.DataFrame(
+        {
+            "event_id": np.char.add("e", np.arange(n_events).astype(str)),
+            "ts": ts,
+            "event_type": etype,
+            "id_type": id_type,
+            "id_value": id_value,
+            "item_id": _where(has_item, np.char.add("i", item.astype(str))),
+            "quantity": np.where(is_buy, rng.integers(1, 4, n_events), np.nan),
+            "amount": np.where(is_buy, rng.gamma(2.0, 20.0, n_events).round(2), np.nan),
+            "order_id": order_id,
+            "group_id": np.char.add("g", (person % 200).astype(str)),
+            "text": text,
+            "channel": np.array(["miniapp", "group", "store"])[which_id],
+        }
+    )
+    events.to_parquet(data / "events.parquet", index=False, row_group_size=1_000_000)
+    p = np.arange(n_people)
+    pd.DataFrame(
+        {
+            "id_type_a": "wecom",
+            "id_value_a": np.char.add("w", p.astype(str)),
+            "id_type_b": np.where(p % 2 == 0, "openid", "phone"),
+            "id_value_b": np.where(
+                p % 2 == 0, np.char.add("o", p.astype(str)), (13000000000 + p).astype(str)
+            ),
+        }
+    ).to_parquet(data / "identity_links.parquet", index=False)
+    pd.DataFrame(
+        {
+            "item_id": np.char.add("i", np.arange(n_items).astype(str)),
+            "name": np.char.add("商品", np.arange(n_items).astype(str)),
+            "category": np.array(["fruit", "meat", "dairy", "grain_oil", "baking"])[
+                np.arange(n_items) % 5
+            ],
+            "price": rng.gamma(2.0, 15.0, n_items).round(1),
+        }
+    ).to_parquet(data / "items.parquet", index=False)
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: run the benchmark and print events/s."""
+    ap = argparse.ArgumentParser(
+        prog="python -m experiments.benchmarks.bench_features", description=__doc__
+    )
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--dir", type=Path, default=Path("work/bench_features"))
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    data = make_log(a.events, a.dir, a.seed)
+    print(f"log: {a.events:,} events in {data} ({time.perf_counter() - t0:.1f}s to make or reuse)")
+    t0 = time.perf_counter()
+    base_rows = pq.read_table(data / "events.parquet").num_rows
+    base_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    summary = run(data, a.dir / "features", load_settings(work_dir=a.dir), progress=True)
+    job_s = time.perf_counter() - t0
+    result = {
+        "events": a.events,
+        "baseline_parquet_read_s": round(base_s, 2),
+        "baseline_events_per_s": round(base_rows / base_s),
+        "feature_job_s": round(job_s, 2),
+        "feature_job_events_per_s": round(a.events / job_s),
+        "ratio_job_to_read": round(job_s / base_s, 1),
+        "steps_s": summary["timings_s"],
+        "steps_events_per_s": {
+            k: round(a.events / v) for k, v in summary["timings_s"].items() if v > 0
+        },
+    }
+    print(json.dumps(result, indent=1))
+    (a.dir / "result.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Demos: the end-to-end stories (`make demo`, the loop demo, online A/B and retraining)."""

@@ -1,0 +1,1 @@
+"""Evaluation under training: splits, metrics, folds, the leaderboard and champion-vs-challenger."""
