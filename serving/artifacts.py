@@ -17,6 +17,8 @@ BUNDLE/
   groups.parquet             group_id, name, ... in group-index order
   group_members.npz          groups x users membership
   group_popularity.npz       groups x items purchases by the group's members
+  group_history.npz          groups x items purchase lines placed in the group (orders / 接龙 with its group_id)
+  group_history_age.npz      groups x items days since the group last bought the item + 1
   item_neighbours.npz        items x items top co-purchase neighbours (cosine)
   user_profile.parquet       user index + RFM / value tier / AOV columns
   user_tags.parquet          user index, tag (rule and manual tags)
@@ -58,6 +60,8 @@ POPULARITY = "popularity.npy"
 GROUPS = "groups.parquet"
 GROUP_MEMBERS = "group_members.npz"
 GROUP_POPULARITY = "group_popularity.npz"
+GROUP_HISTORY = "group_history.npz"  # optional (bundles before it: no group history)
+GROUP_HISTORY_AGE = "group_history_age.npz"
 ITEM_NEIGHBOURS = "item_neighbours.npz"
 USER_PROFILE = "user_profile.parquet"
 USER_TAGS = "user_tags.parquet"
@@ -150,6 +154,8 @@ class Bundle:
     group_popularity: sp.csr_matrix
     item_neighbours: sp.csr_matrix
     variants: dict[str, Variant]
+    group_history: sp.csr_matrix | None = None  # groups x items purchase lines in the group
+    group_history_age: sp.csr_matrix | None = None  # days since the group's last one + 1
     user_profile: pd.DataFrame | None = None
     user_tags: pd.DataFrame | None = None
     user_activity: pd.DataFrame | None = None
@@ -223,6 +229,8 @@ def write_bundle(
     groups: pd.DataFrame | None = None,
     group_members: sp.spmatrix | None = None,
     item_neighbours: sp.spmatrix | None = None,
+    group_history: sp.spmatrix | None = None,
+    group_history_age: sp.spmatrix | None = None,
     variants: dict[str, dict[str, Any]],
     user_profile: pd.DataFrame | None = None,
     user_tags: pd.DataFrame | None = None,
@@ -273,6 +281,8 @@ def write_bundle(
         sp.save_npz(tmp / GROUP_MEMBERS, gm)
         sp.save_npz(tmp / GROUP_POPULARITY, _csr(gm @ purchases, (len(groups), n_items)))
         sp.save_npz(tmp / ITEM_NEIGHBOURS, _csr(item_neighbours, (n_items, n_items)))
+        sp.save_npz(tmp / GROUP_HISTORY, _csr(group_history, (len(groups), n_items)))
+        sp.save_npz(tmp / GROUP_HISTORY_AGE, _csr(group_history_age, (len(groups), n_items)))
         for name, df in (
             (USER_PROFILE, user_profile),
             (USER_TAGS, user_tags),
@@ -341,6 +351,10 @@ def _need(path: Path) -> Path:
 
 def _npz(path: Path) -> sp.csr_matrix:
     return sp.load_npz(_need(path)).tocsr()
+
+
+def _opt_npz(path: Path) -> sp.csr_matrix | None:
+    return sp.load_npz(path).tocsr() if path.exists() else None
 
 
 def _opt_parquet(path: Path) -> pd.DataFrame | None:
@@ -444,6 +458,8 @@ def load_bundle(path: Path | str) -> Bundle:
         group_popularity=_npz(path / GROUP_POPULARITY),
         item_neighbours=_npz(path / ITEM_NEIGHBOURS),
         variants=variants,
+        group_history=_opt_npz(path / GROUP_HISTORY),
+        group_history_age=_opt_npz(path / GROUP_HISTORY_AGE),
         user_profile=_opt_parquet(path / USER_PROFILE),
         user_tags=_opt_parquet(path / USER_TAGS),
         user_activity=_opt_parquet(path / USER_ACTIVITY),
@@ -467,6 +483,9 @@ def _validate(b: Bundle) -> None:
     ):
         if m.shape != shape:
             raise BundleError(f"{name} has shape {m.shape}, expected {shape}")
+    for name, opt in ((GROUP_HISTORY, b.group_history), (GROUP_HISTORY_AGE, b.group_history_age)):
+        if opt is not None and opt.shape != (ng, ni):
+            raise BundleError(f"{name} has shape {opt.shape}, expected {(ng, ni)}")
     if len(b.popularity) != ni:
         raise BundleError(f"{POPULARITY} has {len(b.popularity)} entries, expected {ni}")
     if "item_id" not in b.items.columns:
@@ -500,5 +519,9 @@ def _derive(b: Bundle) -> None:
     codes, uniques = pd.factorize(cat)
     b.item_category = codes.astype(np.int32)
     b.categories = np.asarray(uniques, dtype=object)
+    if b.group_history is None:
+        b.group_history = sp.csr_matrix((len(b.groups), b.n_items), dtype=np.float32)
+    if b.group_history_age is None:
+        b.group_history_age = sp.csr_matrix((len(b.groups), b.n_items), dtype=np.float32)
     b.user_groups = b.group_members.T.tocsr()
     b.user_groups.sort_indices()
