@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from serving import pointer
+
 FORMAT = "linli-bundle"
 FORMAT_VERSION = 1
 
@@ -334,7 +336,18 @@ def write_bundle(
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp` with two renames (a reader never sees a half-written bundle)."""
+    """Replace `out` by `tmp` with two renames (a reader never sees a half-written bundle).
+
+    When `out` is a pointer (``bundle -> bundle-v3``, see :mod:`serving.pointer`) the new
+    bundle gets a folder of its own and the pointer is flipped in one atomic step instead.
+    """
+    if out.is_symlink():
+        final = out.with_name(
+            f"{out.name}-export-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}"
+        )
+        tmp.rename(final)
+        pointer.point(out, final.name)
+        return
     old = out.with_name(f".{out.name}.old-{time.time_ns()}")
     if out.exists():
         out.rename(old)
@@ -413,8 +426,12 @@ def _validate_variant(v: Variant, n_users: int, n_items: int) -> None:
 
 
 def load_bundle(path: Path | str) -> Bundle:
-    """Read and validate a bundle folder; raises :class:`BundleError` naming what is wrong."""
-    path = Path(path)
+    """Read and validate a bundle folder; raises :class:`BundleError` naming what is wrong.
+
+    A pointer (``bundle -> bundle-v3``) is resolved once, first: every file comes from the
+    one folder it named then, even if the pointer flips while this reads.
+    """
+    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     if not path.is_dir():
         raise BundleError(f"no artifact bundle at {path} (run `linli export` first)")
     manifest = json.loads(_need(path / MANIFEST).read_text())

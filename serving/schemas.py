@@ -480,6 +480,12 @@ class InfoResponse(BaseModel):
     bundle: str | None = None
     bundle_created_at: str | None = None
     data_digest: str | None = None
+    bundle_digest: str | None = Field(
+        None, description="sha256 of the served bundle's manifest (equal on every worker)."
+    )
+    experiment_hash: str | None = Field(
+        None, description="sha256 of the A/B settings in force (equal on every worker)."
+    )
     users: int = 0
     items: int = 0
     groups: int = 0

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import bentoml
 
 from features.event_store import StoreError
-from serving import fastpath, ingest
+from serving import fastpath, ingest, log_privacy
 from serving import schemas as s
 from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
@@ -36,6 +36,7 @@ from serving.settings import load_settings
 
 log = logging.getLogger("linli.serving")
 T = TypeVar("T")
+log_privacy.install()  # 4xx: one INFO line, no body, no traceback
 
 
 def _workers() -> int:
@@ -60,6 +61,14 @@ def _host() -> str:
         return str(load_settings().serving.host)
     except (ValueError, OSError):
         return "127.0.0.1"
+
+
+def _max_concurrency() -> int:
+    """Requests in flight per worker (`serving.max_concurrency`); BentoML answers 429 beyond."""
+    try:
+        return int(load_settings().serving.max_concurrency)
+    except (ValueError, OSError):
+        return 256
 
 
 def _metrics() -> bool:
@@ -137,7 +146,7 @@ class JsonOnly:
     name="linli",
     workers=_workers(),
     http={"host": _host()},
-    traffic={"timeout": 30},
+    traffic={"timeout": 30, "max_concurrency": _max_concurrency()},
     metrics={"enabled": _metrics()},
     tracing=_tracing(),
     logging={"access": {"enabled": _access_log(), "skip_paths": ["/readyz", "/livez", "/metrics"]}},
@@ -160,7 +169,7 @@ class Linli:
         gc.freeze()
 
     def __is_ready__(self) -> bool:
-        return self.rt.engine.ready
+        return self.rt.engine.ready and self.rt.healthy()  # bundle loaded and store answering
 
     @bentoml.on_shutdown
     def _close(self) -> None:
@@ -225,9 +234,12 @@ class Linli:
             log.warning("reload refused: %s", exc)
             msg = str(exc) if isinstance(exc, BundleError | OSError) else type(exc).__name__
             return _refuse(ctx, 422, f"bundle_dir: cannot load the bundle: {msg}")  # type: ignore[no-any-return]
+        try:  # recorded before it is in force, so a restart or another worker never reverts it
+            await asyncio.to_thread(self.rt.record_reload, kw.get("bundle_dir"))
+        except StoreError:
+            return _refuse(ctx, 503, "event store unavailable: the reload was not applied", 5)  # type: ignore[no-any-return]
         self.rt.swap(loaded)
         gc.freeze()  # the new bundle is long-lived too
-        await asyncio.to_thread(self.rt.record_reload, kw.get("bundle_dir"))
         now = self.rt.engine.info()
         return s.ReloadResponse(
             request_id=str(kw.get("request_id") or os.urandom(8).hex()),
@@ -247,7 +259,10 @@ class Linli:
         """Change the champion / challenger routing on every worker."""
         update = {k: v for k, v in kw.items() if k != "request_id" and v is not None}
         exp = self.rt.experiment_with(update)
-        await asyncio.to_thread(self.rt.record_experiment, exp)
+        try:
+            await asyncio.to_thread(self.rt.record_experiment, exp)
+        except StoreError:
+            return _refuse(ctx, 503, "event store unavailable: the change was not applied", 5)  # type: ignore[no-any-return]
         self.rt.set_experiment(exp)
         return s.ExperimentResponse(
             request_id=str(kw.get("request_id") or os.urandom(8).hex()), experiment=exp.model_dump()
@@ -313,6 +328,7 @@ class Linli:
         """Health, readiness and model info (registered name, version, alias, trained-at, digest)."""
         out = self.engine.info()
         out.ingest = self.rt.status()
+        out.bundle_digest, out.experiment_hash = self.rt.digests()
         return out
 
 
