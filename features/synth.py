@@ -81,6 +81,9 @@ class PersonaSpec(BaseModel):
     affinity: dict[str, float] = Field(description="item affinity: cat:/sub:/attr:/name: -> weight")
     keywords: tuple[str, ...]
     sentences: tuple[str, ...] = Field(description="persona chat sentences (keywords embedded)")
+    theme_fit: dict[str, float] = Field(
+        default={}, description="theme -> fit, for personas the themes do not list"
+    )
 
 
 class ThemeSpec(BaseModel):
@@ -471,6 +474,158 @@ PERSONAS: tuple[PersonaSpec, ...] = (
 )
 PERSONA_KEYS: tuple[str, ...] = tuple(p.key for p in PERSONAS)
 N_PERSONAS = len(PERSONAS)
+
+# extra personas, used by worlds with more than six (`SynthConfig.personas`, preset `many`)
+EXTRA_PERSONAS: tuple[PersonaSpec, ...] = (
+    PersonaSpec(
+        key="snack_youth",
+        label="零食饮料党",
+        share=0.1,
+        loyalty=0.7,
+        orders_per_month=2.2,
+        lines_per_order=3.2,
+        extra_quantity=0.4,
+        price_level=0.4,
+        price_elasticity=-0.3,
+        live_view=0.7,
+        jielong=0.6,
+        searches_per_month=3.5,
+        browses_per_month=5.0,
+        messages_per_month=0.8,
+        channels={"miniapp": 0.6, "group": 0.15, "store": 0.1, "ad": 0.15},
+        affinity={
+            "sub:chips": 6.0,
+            "sub:spicy_snacks": 6.0,
+            "sub:instant_noodles": 4.0,
+            "sub:jerky": 3.0,
+            "sub:seeds": 3.0,
+            "sub:soda": 5.0,
+            "sub:ice_cream": 4.0,
+            "sub:frozen_snacks": 3.0,
+            "sub:biscuits": 3.0,
+            "sub:coffee": 2.0,
+        },
+        keywords=("零食", "辣条", "薯片", "可乐", "冰淇淋", "泡面", "追剧", "宵夜"),
+        sentences=(
+            "有没有追剧零食推荐",
+            "辣条还有货吗",
+            "冰淇淋能送到吗,怕化",
+            "宵夜吃什么好",
+            "可乐有整箱的吗",
+        ),
+        theme_fit={"value_deal": 0.35, "seasonal_fruit": 0.25, "holiday_gift": 0.2},
+    ),
+    PersonaSpec(
+        key="seafood_lovers",
+        label="海鲜吃货",
+        share=0.08,
+        loyalty=0.72,
+        orders_per_month=1.8,
+        lines_per_order=2.4,
+        extra_quantity=0.3,
+        price_level=0.65,
+        price_elasticity=0.3,
+        live_view=0.75,
+        jielong=0.8,
+        searches_per_month=2.0,
+        browses_per_month=3.5,
+        messages_per_month=1.0,
+        channels={"miniapp": 0.45, "group": 0.35, "store": 0.15, "ad": 0.05},
+        affinity={
+            "cat:seafood": 5.0,
+            "sub:crayfish": 6.0,
+            "sub:shrimp": 5.0,
+            "sub:shellfish": 5.0,
+            "sub:crab": 4.0,
+            "sub:fish": 3.0,
+            "sub:aromatics": 2.0,
+            "sub:sauces": 1.5,
+        },
+        keywords=("海鲜", "小龙虾", "虾", "蛤蜊", "螃蟹", "鱼", "生蚝", "扇贝"),
+        sentences=(
+            "小龙虾是活的吗",
+            "今天有新鲜的虾吗",
+            "生蚝怎么做好吃",
+            "扇贝还有吗,要两斤",
+            "螃蟹什么时候到",
+        ),
+        theme_fit={"premium_fruit": 0.5, "holiday_gift": 0.45, "seasonal_fruit": 0.2},
+    ),
+    PersonaSpec(
+        key="tea_wellness",
+        label="养生茶饮",
+        share=0.08,
+        loyalty=0.7,
+        orders_per_month=1.6,
+        lines_per_order=2.2,
+        extra_quantity=0.2,
+        price_level=0.55,
+        price_elasticity=0.0,
+        live_view=0.6,
+        jielong=0.7,
+        searches_per_month=2.0,
+        browses_per_month=3.0,
+        messages_per_month=1.2,
+        morning=True,
+        channels={"miniapp": 0.4, "group": 0.25, "store": 0.35},
+        affinity={
+            "sub:tea": 8.0,
+            "sub:jujube": 5.0,
+            "sub:dried_fruit": 4.0,
+            "sub:nuts": 4.0,
+            "sub:grains": 3.0,
+            "sub:soy_milk": 2.0,
+            "sub:mushrooms": 2.0,
+        },
+        keywords=("养生", "红枣", "枸杞", "茶叶", "坚果", "杂粮", "花茶", "滋补"),
+        sentences=(
+            "有没有养生茶推荐",
+            "红枣是新疆的吗",
+            "坚果每日一包的有吗",
+            "花茶适合泡水喝吗",
+            "杂粮粥怎么搭配",
+        ),
+        theme_fit={"staples": 0.4, "holiday_gift": 0.5, "seasonal_fruit": 0.25},
+    ),
+    PersonaSpec(
+        key="busy_workers",
+        label="上班族快手菜",
+        share=0.1,
+        loyalty=0.68,
+        orders_per_month=2.4,
+        lines_per_order=2.4,
+        extra_quantity=0.3,
+        price_level=0.45,
+        price_elasticity=-0.2,
+        live_view=0.5,
+        jielong=0.6,
+        searches_per_month=2.5,
+        browses_per_month=3.0,
+        messages_per_month=0.5,
+        channels={"miniapp": 0.7, "group": 0.1, "store": 0.1, "ad": 0.1},
+        affinity={
+            "sub:dumplings": 7.0,
+            "sub:pancakes": 5.0,
+            "sub:frozen_veg": 4.0,
+            "sub:tangyuan": 3.0,
+            "sub:noodles": 3.0,
+            "sub:eggs": 2.0,
+            "sub:sauces": 2.0,
+            "sub:coffee": 3.0,
+            "sub:bread": 3.0,
+        },
+        keywords=("速冻", "水饺", "快手菜", "手抓饼", "早餐", "懒人", "半成品", "咖啡"),
+        sentences=(
+            "下班晚,有快手菜推荐吗",
+            "速冻水饺什么馅的好吃",
+            "手抓饼还有吗",
+            "早餐吃什么方便",
+            "有没有半成品菜",
+        ),
+        theme_fit={"value_deal": 0.3, "staples": 0.25, "light_meal": 0.2},
+    ),
+)
+PERSONA_LIBRARY: tuple[PersonaSpec, ...] = PERSONAS + EXTRA_PERSONAS
 
 
 def _fit(**kw: float) -> dict[str, float]:
@@ -1066,6 +1221,7 @@ _STREAMS = (
     "shares",
     "tags",
     "assemble",
+    "knobs",  # draws of the world-shaping knobs (text noise, unlinkable ids); unused by default
 )
 
 
@@ -1176,6 +1332,31 @@ class SynthConfig(BaseModel):
     referral_share: float = Field(
         default=0.05, ge=0, le=1, description="online orders via a share link"
     )
+    personas: int = Field(
+        default=6,
+        ge=2,
+        le=10,
+        description="number of personas: the six base ones, then extras (snacks, seafood, ...)",
+    )
+    taste_overlap: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="pull personas' item tastes towards their common mean (baskets look alike;"
+        " price, time of day, channel and text still differ)",
+    )
+    unlinked_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of identifiers never linked to the person's others (look like new users)",
+    )
+    text_noise: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of persona searches / chats / comments replaced by keyword-free text",
+    )
     allergy_rates: dict[str, float] = Field(
         default={"mango": 0.025, "peanut": 0.03, "seafood": 0.03, "milk": 0.015, "pork": 0.03},
         description="constraint -> base rate (mango is 4x among young parents; pork = avoid)",
@@ -1184,9 +1365,10 @@ class SynthConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> SynthConfig:
         if self.persona_shares is not None:
-            unknown = set(self.persona_shares) - set(PERSONA_KEYS)
+            known = [p.key for p in self.cast_personas()]
+            unknown = set(self.persona_shares) - set(known)
             if unknown:
-                raise ValueError(f"unknown personas {sorted(unknown)}; known: {PERSONA_KEYS}")
+                raise ValueError(f"unknown personas {sorted(unknown)}; known: {known}")
             if sum(self.persona_shares.values()) <= 0:
                 raise ValueError("persona_shares must have a positive sum")
         unknown = set(self.allergy_rates) - set(CONSTRAINTS)
@@ -1194,11 +1376,65 @@ class SynthConfig(BaseModel):
             raise ValueError(f"unknown allergy keys {sorted(unknown)}; known: {CONSTRAINTS}")
         return self
 
+    def cast_personas(self) -> tuple[PersonaSpec, ...]:
+        """The personas of this world: the first `personas` of the library."""
+        return PERSONA_LIBRARY[: self.personas]
+
     def shares(self) -> np.ndarray:
-        """Normalised persona shares in PERSONA_KEYS order."""
+        """Normalised persona shares in cast order (PERSONA_KEYS, then the extras)."""
         given = self.persona_shares or {}
-        s = np.array([given.get(p.key, p.share if not given else 0.0) for p in PERSONAS])
+        personas = self.cast_personas()
+        s = np.array([given.get(p.key, p.share if not given else 0.0) for p in personas])
         return s / s.sum()
+
+    def logged(self) -> dict[str, Any]:
+        """The config as logged in truth/config.json (knobs left at their default omitted)."""
+        doc: dict[str, Any] = json.loads(self.model_dump_json())
+        for knob in _LOGGED_IF_SET:
+            if doc[knob] == SynthConfig.model_fields[knob].default:
+                del doc[knob]
+        return doc
+
+
+# knobs added after the first worlds were written: logged only when set, so default worlds'
+# config.json stays byte-identical
+_LOGGED_IF_SET = ("personas", "taste_overlap", "unlinked_share", "text_noise")
+
+
+# named worlds far from the default (`linli synth --preset NAME`; flags still override)
+PRESETS: dict[str, dict[str, Any]] = {
+    # personas' baskets overlap heavily; motives (price, time of day, channel, text) still differ
+    "overlap": {
+        "taste_overlap": 0.85,
+        "persona_shares": {
+            "fitness": 0.1,
+            "young_parents": 0.1,
+            "home_bakers": 0.1,
+            "premium_family": 0.1,
+            "price_sensitive": 0.3,
+            "elderly_staples": 0.3,
+        },
+    },
+    # ten personas (the six base ones and four more), smaller groups
+    "many": {"personas": 10, "general_group_max": 200},
+    # short, sparse histories: two months, few events per person, bigger compounds
+    "sparse": {"months": 2, "activity_scale": 0.3, "compound_size": 700},
+    # many unlinkable identifiers, keyword-free text, messy ids and timestamps
+    "noisy": {
+        "unlinked_share": 0.3,
+        "text_noise": 0.7,
+        "id_noise": 0.25,
+        "naive_ts_share": 0.15,
+    },
+}
+
+
+def preset_config(name: str | None = None, **overrides: Any) -> SynthConfig:
+    """The config of a named preset (None or "default": the default world), fields overridden."""
+    if name not in (None, "default") and name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: default, {', '.join(PRESETS)}")
+    base = PRESETS.get(name or "default", {})
+    return SynthConfig(**{**base, **overrides})
 
 
 @dataclass
@@ -1446,6 +1682,7 @@ class _Builder:
         self.cfg = cfg
         seqs = np.random.SeedSequence(cfg.seed).spawn(len(_STREAMS))
         self.rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seqs, strict=True)}
+        self.cast = _Cast(cfg.cast_personas())
         self.parts: list[dict[str, np.ndarray]] = []
         self.n_orders = 0
         self.order_ts: list[np.ndarray] = []
@@ -1518,7 +1755,7 @@ class _Builder:
         self.n_periods = len(period_month)
         self.holiday_period_mask = np.array([k is not None for k in period_kind])
         hours = np.stack(
-            [HOUR_WEIGHTS * (MORNING_BOOST if p.morning else 1.0) for p in PERSONAS]
+            [HOUR_WEIGHTS * (MORNING_BOOST if p.morning else 1.0) for p in self.cast.personas]
             + [HOUR_WEIGHTS]
         )
         self.hours = _Categorical(hours)
@@ -1685,12 +1922,14 @@ class _Builder:
 
     def distributions(self) -> None:
         """Item distributions per (source, period); sources = personas, staples, themes."""
-        self.aff_persona = np.stack([self._affinity(p.affinity, PERSONA_FLOOR) for p in PERSONAS])
+        personas = self.cast.personas
+        aff_persona = np.stack([self._affinity(p.affinity, PERSONA_FLOOR) for p in personas])
+        self.aff_persona = _overlapped(aff_persona, self.cfg.taste_overlap)
         aff = [*self.aff_persona, self._affinity(STAPLES_AFFINITY, STAPLES_FLOOR)]
         aff += [self._affinity(t.affinity, PERSONA_FLOOR) for t in THEMES]
-        elasticity = [p.price_elasticity for p in PERSONAS] + [-0.3] + [0.0] * N_THEMES
-        self.src_staples = N_PERSONAS
-        self.src_theme0 = N_PERSONAS + 1
+        elasticity = [p.price_elasticity for p in personas] + [-0.3] + [0.0] * N_THEMES
+        self.src_staples = len(personas)
+        self.src_theme0 = len(personas) + 1
         gift = self._has_attr("gift")
         seafood = (self.items[Col.CATEGORY] == "seafood").to_numpy()
         meat = (self.items[Col.CATEGORY] == "meat").to_numpy()
@@ -1749,14 +1988,15 @@ class _Builder:
         cfg, rng = self.cfg, self.rng["people"]
         n = cfg.people
         self.n = n
-        persona = rng.choice(N_PERSONAS, size=n, p=cfg.shares()).astype(np.int64)
+        n_personas = self.cast.n
+        persona = rng.choice(n_personas, size=n, p=cfg.shares()).astype(np.int64)
         self.persona = persona
 
         def beta(means: np.ndarray, conc: float) -> np.ndarray:
             m = np.clip(means, 0.01, 0.99)
             return rng.beta(m * conc, (1 - m) * conc)
 
-        spec = lambda attr: np.array([getattr(p, attr) for p in PERSONAS])[persona]  # noqa: E731
+        spec = lambda attr: self.cast.vector(attr)[persona]  # noqa: E731
         self.activity = rng.gamma(2.5, 0.4, n)
         self.loyalty = np.clip(beta(spec("loyalty") * cfg.loyalty_scale, 20.0), 0.05, 0.97)
         self.price_level = beta(spec("price_level"), 12.0)
@@ -1782,16 +2022,16 @@ class _Builder:
         self.acquisition = rng.choice(4, size=n, p=[0.3, 0.2, 0.2, 0.3])  # store ad referral group
         # a secondary persona for some (a fitness fan who is also a young parent, ...)
         has2 = rng.random(n) < cfg.secondary_share
-        p2 = rng.choice(N_PERSONAS, size=n, p=cfg.shares())
+        p2 = rng.choice(n_personas, size=n, p=cfg.shares())
         clash = p2 == persona
-        p2 = np.where(clash, (persona + 1 + rng.integers(0, N_PERSONAS - 1, n)) % N_PERSONAS, p2)
+        p2 = np.where(clash, (persona + 1 + rng.integers(0, n_personas - 1, n)) % n_personas, p2)
         self.persona2 = np.where(has2, p2, -1)
         m = cfg.secondary_mix
         self.mix2 = np.where(has2, rng.beta(10 * m, 10 * (1 - m), n), 0.0)
         # constraints (bit k = CONSTRAINTS[k])
         bits = np.zeros(n, dtype=np.int64)
-        is_parent = self._is(PERSONA_KEYS.index("young_parents"))
-        is_baker = self._is(PERSONA_KEYS.index("home_bakers"))
+        is_parent = self._is(self.cast.index("young_parents"))
+        is_baker = self._is(self.cast.index("home_bakers"))
         for k, x in enumerate(CONSTRAINTS):
             rate = np.full(n, cfg.allergy_rates.get(x, 0.0))
             if x == "mango":
@@ -1812,6 +2052,12 @@ class _Builder:
         fav = self._repick_variant(rng, fav, np.repeat(self.price_level, k_fav), 0.5)
         self.fav = fav.reshape(n, k_fav)
 
+    def _keep_text(self, own: np.ndarray) -> np.ndarray:
+        """Persona-driven texts, of which `text_noise` become keyword-free generic ones."""
+        if self.cfg.text_noise <= 0:
+            return own
+        return own & (self.rng["knobs"].random(own.size) >= self.cfg.text_noise)
+
     def _is(self, persona: int) -> np.ndarray:
         """People whose primary or secondary persona is `persona`."""
         return (self.persona == persona) | (self.persona2 == persona)
@@ -1830,7 +2076,7 @@ class _Builder:
         has[:, WECOM] = rng.random(n) < cfg.wecom_share
         has[:, OPENID] = rng.random(n) < 0.8
         has[:, PHONE] = rng.random(n) < 0.75
-        elderly = self.persona == PERSONA_KEYS.index("elderly_staples")
+        elderly = self.persona == self.cast.index("elderly_staples")
         has[:, CARD] = rng.random(n) < np.where(elderly, 0.6, 0.35)
         for _ in range(2):  # top up to at least two identifiers
             short = has.sum(1) < 2
@@ -1943,6 +2189,7 @@ class _Builder:
         ts = rng.integers(self.t0 - 180 * DAY, self.t_end, person.size)
         o = np.argsort(ts, kind="stable")
         naive = rng.random(person.size) < self.cfg.naive_ts_share
+        o = o[self._linkable(person[o], ta[o], tb[o])]
         ia = self._id_index(person[o], ta[o], np.where(ta[o] == PHONE, fa[o], 0))
         ib = self._id_index(person[o], tb[o], np.where(tb[o] == PHONE, fb[o], 0))
         table = pa.table(
@@ -1951,11 +2198,22 @@ class _Builder:
                 Col.ID_VALUE_A: _take(self.id_strings, ia),
                 Col.ID_TYPE_B: _take(self.id_type_strings, tb[o]),
                 Col.ID_VALUE_B: _take(self.id_strings, ib),
-                Col.TS: _fmt_ts(ts[o], naive),
+                Col.TS: _fmt_ts(ts[o], naive[: o.size]),  # i.i.d. flags: any subset will do
                 Col.SOURCE: _take(sources, source[o]),
             }
         )
         return _to_pandas(table)
+
+    def _linkable(self, person: np.ndarray, ta: np.ndarray, tb: np.ndarray) -> np.ndarray:
+        """Link rows kept: none touching an identifier made unlinkable by `unlinked_share`."""
+        keep = np.ones(person.size, dtype=bool)
+        self.unlinked = np.zeros_like(self.has)
+        if self.cfg.unlinked_share <= 0:
+            return keep
+        self.unlinked = self.has & (
+            self.rng["knobs"].random(self.has.shape) < self.cfg.unlinked_share
+        )
+        return ~(self.unlinked[person, ta] | self.unlinked[person, tb])
 
     # ---- groups ------------------------------------------------------------------------------
 
@@ -2003,7 +2261,7 @@ class _Builder:
             extra_comp.append(np.flatnonzero(exists))
             extra_type.append(np.full(exists.sum(), t))
             g_name += [f"{comp_names[c]}{suffix}" for c in np.flatnonzero(exists)]
-            key_idx = PERSONA_KEYS.index(persona_key)
+            key_idx = self.cast.index(persona_key)
             match = self.persona == key_idx
             match2 = self.persona2 == key_idx
             p_join = np.where(match, 0.45, np.where(match2, 0.2, 0.02))
@@ -2226,8 +2484,8 @@ class _Builder:
         persona = self.persona[person]
         theme = self.s_theme[sess]
         # fit of a person to a theme: mixture of the primary and secondary personas' fits
-        f1 = FIT[persona, theme]
-        f2 = FIT[np.maximum(self.persona2[person], 0), theme]
+        f1 = self.cast.fit[persona, theme]
+        f2 = self.cast.fit[np.maximum(self.persona2[person], 0), theme]
         fit = f1 + self.mix2[person] * (f2 - f1)
         live = self.s_is_live[sess]
         hf = self.s_host_fit[sess]
@@ -2262,8 +2520,11 @@ class _Builder:
         n_com = rng.binomial(3, 0.12 + 0.3 * fit[v])
         c = np.repeat(v, n_com)
         c_ts = s_start[c] + (s_dur[c] * rng.uniform(0.05, 1.0, c.size)).astype(np.int64)
-        persona_pool = rng.random(c.size) < 0.6
-        pool = np.where(persona_pool, POOL_COMMENT + self._taste(rng, person[c]), POOL_COMMENT_GEN)
+        persona_pool = self._keep_text(rng.random(c.size) < 0.6)
+        pools = self.cast.pools
+        pool = np.where(
+            persona_pool, pools["comment"] + self._taste(rng, person[c]), pools["comment_gen"]
+        )
         self._emit(
             c.size,
             ts=c_ts,
@@ -2321,7 +2582,11 @@ class _Builder:
         jrow = j[row]  # invitation index of each line
         is_live_line = live[jrow]
         ts = basket_ts[row]
-        extra = EXTRA_QTY[persona[jrow]] + 0.2 + np.where(is_live_line, 0.8 * fit[jrow], 0.0)
+        extra = (
+            self.cast.vector("extra_quantity")[persona[jrow]]
+            + 0.2
+            + np.where(is_live_line, 0.8 * fit[jrow], 0.0)
+        )
         qty = np.minimum(1 + rng.poisson(extra), 10)
         amount = np.round(
             self.item_price[line_item]
@@ -2350,7 +2615,12 @@ class _Builder:
     def orders(self) -> None:
         cfg, rng = self.cfg, self.rng["orders"]
         n = self.n
-        rate = ORDER_RATE[self.persona] * self.activity * self.active_months * cfg.activity_scale
+        rate = (
+            self.cast.vector("orders_per_month")[self.persona]
+            * self.activity
+            * self.active_months
+            * cfg.activity_scale
+        )
         n_ord = rng.poisson(rate)
         o_person = np.repeat(np.arange(n), n_ord)
         n_o = o_person.size
@@ -2358,7 +2628,7 @@ class _Builder:
             rng, self.day_cdf, self.active_from[o_person], self.active_to[o_person]
         )
         o_ts = self._clock(rng, o_day, self.persona[o_person])
-        o_ch = CHANNEL_DIST.sample(rng, self.persona[o_person])
+        o_ch = self.cast.channel_dist.sample(rng, self.persona[o_person])
         # a person's first order comes through the channel that acquired them
         first = np.ones(n_o, dtype=bool)
         srt = np.lexsort((o_ts, o_person))
@@ -2375,7 +2645,8 @@ class _Builder:
         o_ref[np.flatnonzero(ref)] = sharer
         o_ch = np.where(ref & (o_ref < 0), CH_MINIAPP, o_ch)
         # lines
-        n_lines = np.minimum(1 + rng.poisson(BASKET[self.persona[o_person]] - 1), 15)
+        basket = self.cast.vector("lines_per_order")
+        n_lines = np.minimum(1 + rng.poisson(basket[self.persona[o_person]] - 1), 15)
         lo = np.repeat(np.arange(n_o), n_lines)
         lp = o_person[lo]
         period = self.day_period[o_day[lo]]
@@ -2392,7 +2663,7 @@ class _Builder:
         _, uniq = np.unique(lo.astype(np.int64) * self.n_items + item, return_index=True)
         uniq = np.sort(uniq)
         lo, lp, item = lo[uniq], lp[uniq], item[uniq]
-        qty = np.minimum(1 + rng.poisson(EXTRA_QTY[self.persona[lp]]), 10)
+        qty = np.minimum(1 + rng.poisson(self.cast.vector("extra_quantity")[self.persona[lp]]), 10)
         ch = o_ch[lo]
         disc = np.where(
             ch == CH_STORE, rng.uniform(0.97, 1.0, lo.size), rng.uniform(0.85, 1.0, lo.size)
@@ -2500,7 +2771,12 @@ class _Builder:
 
     def browse(self) -> None:
         cfg, rng = self.cfg, self.rng["browse"]
-        rate = BROWSE_RATE[self.persona] * self.activity * self.active_months * cfg.activity_scale
+        rate = (
+            self.cast.vector("browses_per_month")[self.persona]
+            * self.activity
+            * self.active_months
+            * cfg.activity_scale
+        )
         k = rng.poisson(rate)
         p = np.repeat(np.arange(self.n), k)
         day = _restricted_days(rng, self.day_cdf, self.active_from[p], self.active_to[p])
@@ -2529,13 +2805,19 @@ class _Builder:
 
     def search(self) -> None:
         cfg, rng = self.cfg, self.rng["search"]
-        rate = SEARCH_RATE[self.persona] * self.activity * self.active_months * cfg.activity_scale
+        rate = (
+            self.cast.vector("searches_per_month")[self.persona]
+            * self.activity
+            * self.active_months
+            * cfg.activity_scale
+        )
         k = rng.poisson(rate)
         p = np.repeat(np.arange(self.n), k)
         day = _restricted_days(rng, self.day_cdf, self.active_from[p], self.active_to[p])
         ts = self._clock(rng, day, self.persona[p])
-        own = rng.random(p.size) < 0.45 + 0.45 * self.loyalty[p]
-        pool = np.where(own, POOL_SEARCH + self._taste(rng, p), POOL_SEARCH_GEN)
+        own = self._keep_text(rng.random(p.size) < 0.45 + 0.45 * self.loyalty[p])
+        pools = self.cast.pools
+        pool = np.where(own, pools["search"] + self._taste(rng, p), pools["search_gen"])
         self._emit(
             p.size,
             ts=ts,
@@ -2552,13 +2834,16 @@ class _Builder:
         hi = np.minimum(self.m_left, self.t_end)
         span = np.maximum(hi - lo, 0)
         interest = self.g_type[self.m_group] > 0
-        rate = MESSAGE_RATE[self.persona[p]] * np.where(interest, 1.5, 0.6)
+        rate = self.cast.vector("messages_per_month")[self.persona[p]] * np.where(
+            interest, 1.5, 0.6
+        )
         rate = rate * np.minimum(self.activity[p], 2.0) * cfg.activity_scale
         k = rng.poisson(rate * span / (MONTH_DAYS * DAY))
         r = np.repeat(np.arange(p.size), k)
         ts = lo[r] + (span[r] * rng.random(r.size)).astype(np.int64)
-        own = rng.random(r.size) < np.where(interest[r], 0.7, 0.5)
-        pool = np.where(own, POOL_CHAT + self._taste(rng, p[r]), POOL_CHAT_GEN)
+        own = self._keep_text(rng.random(r.size) < np.where(interest[r], 0.7, 0.5))
+        pools = self.cast.pools
+        pool = np.where(own, pools["chat"] + self._taste(rng, p[r]), pools["chat_gen"])
         self._emit(
             r.size,
             ts=ts,
@@ -2604,7 +2889,7 @@ class _Builder:
 
         pools: list[dict[int, float]] = []
         kw_weight = lambda i: 1.0 / math.sqrt(i + 1)  # noqa: E731
-        for p in PERSONAS:  # POOL_SEARCH + p
+        for p in self.cast.personas:  # poolsSEARCH + p
             pool: dict[int, float] = {}
             for i, kw in enumerate(p.keywords):
                 for tmpl, tw in SEARCH_TEMPLATES:
@@ -2612,7 +2897,7 @@ class _Builder:
                     pool[t] = pool.get(t, 0.0) + kw_weight(i) * tw
             pools.append(pool)
         pools.append({tid(s): 1.0 for s in GENERIC_SEARCHES})  # POOL_SEARCH_GEN
-        for p in PERSONAS:  # POOL_CHAT + p
+        for p in self.cast.personas:  # poolsCHAT + p
             pool = {tid(s): 2.0 for s in p.sentences}
             for i, kw in enumerate(p.keywords):
                 for tmpl in CHAT_TEMPLATES:
@@ -2620,7 +2905,7 @@ class _Builder:
                     pool[t] = pool.get(t, 0.0) + kw_weight(i)
             pools.append(pool)
         pools.append({tid(s): 1.0 for s in GENERIC_CHAT})  # POOL_CHAT_GEN
-        for p in PERSONAS:  # POOL_COMMENT + p
+        for p in self.cast.personas:  # poolsCOMMENT + p
             pool = {}
             for i, kw in enumerate(p.keywords):
                 for tmpl in COMMENT_TEMPLATES:
@@ -2648,7 +2933,7 @@ class _Builder:
             person_l.append(p)
             tag_l.append(np.full(p.size, tag_names.index(name)))
         for name, persona_key, rate_in, rate_out in SOFT_TAGS:
-            key_idx = PERSONA_KEYS.index(persona_key)
+            key_idx = self.cast.index(persona_key)
             rate = np.where(self.persona2 == key_idx, rate_in / 2, rate_out)
             rate = np.where(self.persona == key_idx, rate_in, rate)
             p = np.flatnonzero(rng.random(n) < rate)
@@ -2778,12 +3063,12 @@ class _Builder:
             else 0.0,
             "aov_orders_by_persona": {
                 key: round(float(basket_amount[is_order & (basket_persona == i)].mean()), 2)
-                for i, key in enumerate(PERSONA_KEYS)
+                for i, key in enumerate(self.cast.keys)
                 if (is_order & (basket_persona == i)).any()
             },
             "aov_jielong_by_persona": {
                 key: round(float(basket_amount[sel].mean()), 2)
-                for i, key in enumerate(PERSONA_KEYS)
+                for i, key in enumerate(self.cast.keys)
                 if (sel := basket_seen & ~is_order & (basket_persona == i)).any()
             },
         }
@@ -2823,9 +3108,9 @@ class _Builder:
         return pd.DataFrame(
             {
                 TruthCol.PERSON_ID: pid,
-                TruthCol.PERSONA: np.array(PERSONA_KEYS)[self.persona],
+                TruthCol.PERSONA: np.array(self.cast.keys)[self.persona],
                 TruthCol.SECONDARY_PERSONA: _or_none(
-                    self.persona2 >= 0, np.array(PERSONA_KEYS)[self.persona2]
+                    self.persona2 >= 0, np.array(self.cast.keys)[self.persona2]
                 ),
                 TruthCol.SECONDARY_WEIGHT: self.mix2,
                 TruthCol.WECOM: wecom,
@@ -2887,7 +3172,7 @@ class _Builder:
         inv = self.invite
         sess = inv["sess"]
         person = inv["person"]
-        persona_arr = pa.array(PERSONA_KEYS, pa.string())
+        persona_arr = pa.array(self.cast.keys, pa.string())
         theme_arr = pa.array(THEME_KEYS, pa.string())
         lt = _to_pandas(
             pa.table(
@@ -2939,35 +3224,79 @@ class _Builder:
         )
 
 
-# per-persona vectors used in the hot paths
-FIT = np.array([[t.fit[p.key] for t in THEMES] for p in PERSONAS])  # (persona, theme)
-ORDER_RATE = np.array([p.orders_per_month for p in PERSONAS])
-BASKET = np.array([p.lines_per_order for p in PERSONAS])
-EXTRA_QTY = np.array([p.extra_quantity for p in PERSONAS])
-BROWSE_RATE = np.array([p.browses_per_month for p in PERSONAS])
-SEARCH_RATE = np.array([p.searches_per_month for p in PERSONAS])
-MESSAGE_RATE = np.array([p.messages_per_month for p in PERSONAS])
-CHANNEL_DIST = _Categorical(
-    np.array([[p.channels.get(c, 0.0) for c in CHANNELS] for p in PERSONAS])
-)
-POOL_SEARCH = 0
-POOL_SEARCH_GEN = N_PERSONAS
-POOL_CHAT = N_PERSONAS + 1
-POOL_CHAT_GEN = 2 * N_PERSONAS + 1
-POOL_COMMENT = 2 * N_PERSONAS + 2
-POOL_COMMENT_GEN = 3 * N_PERSONAS + 2
+@dataclass(frozen=True)
+class _Cast:
+    """The personas of one world (the six base personas, then extras) and their hot-path vectors."""
+
+    personas: tuple[PersonaSpec, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(p.key for p in self.personas)
+
+    @property
+    def n(self) -> int:
+        return len(self.personas)
+
+    def index(self, key: str) -> int:
+        """Index of a persona; -2 (matches no person, not even "no secondary") when absent."""
+        return self.keys.index(key) if key in self.keys else -2
+
+    def vector(self, attr: str) -> np.ndarray:
+        """One numeric persona attribute, in cast order."""
+        return np.array([float(getattr(p, attr)) for p in self.personas])
+
+    @property
+    def fit(self) -> np.ndarray:
+        """(persona, theme) fit; personas the themes do not list carry their own theme_fit."""
+        return np.array(
+            [
+                [t.fit.get(p.key, p.theme_fit.get(t.key, 0.05)) for t in THEMES]
+                for p in self.personas
+            ]
+        )
+
+    @property
+    def channel_dist(self) -> _Categorical:
+        return _Categorical(
+            np.array([[p.channels.get(c, 0.0) for c in CHANNELS] for p in self.personas])
+        )
+
+    @property
+    def pools(self) -> dict[str, int]:
+        """Row offsets of the text pools (see `_Builder.texts`)."""
+        n = self.n
+        return {
+            "search": 0,
+            "search_gen": n,
+            "chat": n + 1,
+            "chat_gen": 2 * n + 1,
+            "comment": 2 * n + 2,
+            "comment_gen": 3 * n + 2,
+        }
 
 
-def personas_document() -> dict[str, Any]:
+def _overlapped(aff: np.ndarray, overlap: float) -> np.ndarray:
+    """Persona item affinities pulled towards their common mean by `overlap` (0 = unchanged)."""
+    if overlap <= 0:
+        return aff
+    norm = aff / aff.mean(axis=1, keepdims=True)
+    return (1.0 - overlap) * norm + overlap * norm.mean(axis=0, keepdims=True)
+
+
+def personas_document(cast: _Cast | None = None) -> dict[str, Any]:
     """The hidden structure as JSON: personas, themes, fit matrix and the live-response model."""
+    cast = cast or _Cast(PERSONAS)
     return {
-        "personas": [p.model_dump() for p in PERSONAS],
+        "personas": [
+            p.model_dump(exclude=None if p.theme_fit else {"theme_fit"}) for p in cast.personas
+        ],
         "staples_affinity": STAPLES_AFFINITY,
         "themes": [t.model_dump() for t in THEMES],
         "fit_matrix": {
-            "rows": list(PERSONA_KEYS),
+            "rows": list(cast.keys),
             "cols": list(THEME_KEYS),
-            "values": FIT.tolist(),
+            "values": cast.fit.tolist(),
         },
         "group_types": list(GROUP_TYPES),
         "live_theme_mix": {
@@ -3107,7 +3436,11 @@ def generate(config: SynthConfig, progress: bool = False) -> World:
     }
     summary = _summary(config, tables, truth, b)
     return World(
-        config=config, tables=tables, truth=truth, personas=personas_document(), summary=summary
+        config=config,
+        tables=tables,
+        truth=truth,
+        personas=personas_document(b.cast),
+        summary=summary,
     )
 
 
@@ -3139,7 +3472,7 @@ def _summary(
     matched = lt[TruthCol.FIT] >= 0.9
     n_events = len(tables["events"])
     return {
-        "config": json.loads(cfg.model_dump_json()),
+        "config": cfg.logged(),
         "window": [b.start.date().isoformat(), b.end_day.date().isoformat()],
         "holidays_in_window": b.holidays,
         "rows": {k: int(len(v)) for k, v in tables.items()},
@@ -3157,6 +3490,7 @@ def _summary(
         "live_jielong_rate_matched": _rate(matched, lt[TruthCol.JOINED]),
         "live_view_rate_other": _rate(~matched, lt[TruthCol.VIEWED]),
         "live_jielong_rate_other": _rate(~matched, lt[TruthCol.JOINED]),
+        **({"unlinked_ids": int(b.unlinked.sum())} if cfg.unlinked_share > 0 else {}),
     }
 
 
@@ -3237,7 +3571,7 @@ def write_world(world: World, out: Path | str, fmt: Format = "parquet") -> dict[
     for name, doc in (
         ("personas", world.personas),
         ("summary", world.summary),
-        ("config", json.loads(world.config.model_dump_json())),
+        ("config", world.config.logged()),
     ):
         path = truth_dir / f"{name}.json"
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -3250,6 +3584,20 @@ def write_world(world: World, out: Path | str, fmt: Format = "parquet") -> dict[
 # --------------------------------------------------------------------------------------------
 
 
+# world-shaping knobs exposed as flags: flag, type, help
+_KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--personas", int, "number of personas, 2..10 (default 6)"),
+    ("--taste-overlap", float, "0..1: personas' item tastes pulled together (default 0)"),
+    ("--unlinked-share", float, "0..1: identifiers never linked to their person (default 0)"),
+    ("--text-noise", float, "0..1: persona texts replaced by keyword-free ones (default 0)"),
+    ("--activity-scale", float, "multiplies order/browse/search rates (default 1)"),
+    ("--secondary-share", float, "0..1: people with a secondary persona (default 0.25)"),
+    ("--id-noise", float, "0..1: events under a non-preferred id (default 0.08)"),
+    ("--general-group-max", int, "general groups split above this size (default 500)"),
+    ("--compound-size", int, "mean residents per compound (default 450)"),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m features.synth --out DIR [...]`: generate and write a world, print a summary."""
     parser = argparse.ArgumentParser(
@@ -3258,20 +3606,27 @@ def main(argv: list[str] | None = None) -> int:
         "DIR/truth (hidden personas, identities, live propensities).",
     )
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--people", type=int, default=10_000, help="number of people")
-    parser.add_argument("--items", type=int, default=400, help="number of items (catalogue size)")
-    parser.add_argument("--months", type=int, default=6, help="months of events")
-    parser.add_argument("--seed", type=int, default=42, help="random seed")
-    parser.add_argument("--format", choices=sorted(SUFFIX), default="parquet", help="file format")
     parser.add_argument(
-        "--end", type=date.fromisoformat, default=date(2026, 10, 31), help="last day"
+        "--preset",
+        choices=["default", *PRESETS],
+        default=None,
+        help="a named world far from the default (flags below override its fields)",
     )
+    parser.add_argument("--people", type=int, help="number of people (default 10000)")
+    parser.add_argument("--items", type=int, help="number of items (catalogue size; default 400)")
+    parser.add_argument("--months", type=int, help="months of events (default 6)")
+    parser.add_argument("--seed", type=int, help="random seed (default 42)")
+    for flag, kind, text in _KNOB_FLAGS:
+        parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument("--format", choices=sorted(SUFFIX), default="parquet", help="file format")
+    parser.add_argument("--end", type=date.fromisoformat, help="last day (default 2026-10-31)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    fields = ["people", "items", "months", "seed", "end"]
+    fields += [flag[2:].replace("-", "_") for flag, _, _ in _KNOB_FLAGS]
+    given = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
     try:
-        cfg = SynthConfig(
-            people=args.people, items=args.items, months=args.months, seed=args.seed, end=args.end
-        )
+        cfg = preset_config(args.preset, **given)
     except ValidationError as exc:
         print(f"linli synth: invalid options:\n{exc}", file=sys.stderr)
         return 2
@@ -3282,7 +3637,8 @@ def main(argv: list[str] | None = None) -> int:
     t2 = time.perf_counter()
     s = world.summary
     print(
-        f"synthetic world: {cfg.people:,} people, {cfg.items:,} items, {cfg.months} months "
+        f"synthetic world{f' ({args.preset})' if args.preset else ''}: "
+        f"{cfg.people:,} people, {cfg.items:,} items, {cfg.months} months "
         f"({s['window'][0]} .. {s['window'][1]}), seed {cfg.seed}"
     )
     for name, df in world.tables.items():

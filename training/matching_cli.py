@@ -183,7 +183,10 @@ def _segments(args: argparse.Namespace) -> int:
         model = build_model(args.embedding).fit(inter)
         embedding = model.user_vectors()
         cfg = cfg.model_copy(update={"block_weights": {**cfg.block_weights, "embedding": 1.0}})
-    seg, cl, lifts = discover(inter, items, users, tags, cfg, embedding)
+    motive_cols = [Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.ITEM_ID, Col.QUANTITY, Col.AMOUNT]
+    motive_cols += [Col.TEXT, Col.CHANNEL]
+    events = need(f, store.EVENTS, _event_columns(f, motive_cols))
+    seg, cl, lifts = discover(inter, items, users, tags, cfg, embedding, events)
     baskets = need(f, store.BASKETS, [Col.USER_ID, Col.ITEM_ID])
     members = read(f, store.GROUP_MEMBERS)
     prof = profiles(seg, users, baskets, items, lifts, members, cfg.top_n)

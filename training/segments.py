@@ -7,7 +7,10 @@ dominates by its number of columns):
 - ``engage``: share of the user's decayed event weight (views ... orders) per category,
 - ``interest``: interest tags from search / comment / chat text (``interest:*``),
 - ``rfm``: log frequency, log AOV, log recency, log orders per 30 days,
-- ``embedding``: optional user vectors of a fitted recommender (e.g. ALS), row-normalised.
+- ``embedding``: optional user vectors of a fitted recommender (e.g. ALS), row-normalised,
+- with the event log: the motive blocks of :mod:`training.segment_motives` (price
+  sensitivity, time of day, channel, engagement, value tier, text), so that people with
+  alike baskets but different motives (price-driven shoppers, seniors buying staples) part.
 
 The blocks are reduced with PCA, then KMeans (or a Gaussian mixture) is fitted
 for every k in a range and the k with the best silhouette (or the lowest BIC) is
@@ -33,9 +36,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.matrix import IdMap, Interactions
 from features.schema import Col
+from training.segment_motives import (
+    PLACEHOLDER_VALUES,
+    motive_blocks,
+    motive_labels,
+    search_word_counts,
+)
 
 NEW_SEGMENT = -1
 NEW_SEGMENT_NAME = "new / little activity"
+# tags true of the ordinary user: they never tell a segment apart in words
+UNINFORMATIVE_TAGS = frozenset({"tier:regular"})
 INTEREST_PREFIX = "interest:"
 DETAIL = "detail"
 
@@ -68,8 +79,27 @@ class SegmentConfig(BaseModel):
     k_max: int = Field(12, ge=2, description="Most segments tried.")
     components: int = Field(16, ge=2, description="PCA dimensions the clustering runs in.")
     block_weights: dict[str, float] = Field(
-        default={"buy": 1.0, "engage": 0.7, "interest": 0.8, "rfm": 0.4, "embedding": 0.0},
+        # chosen on the five synth presets together (true k, seed 1), checked on seed 42: the
+        # basket (items + search words) leads; motives part baskets that look alike; volume
+        # blocks (rfm, engagement, value) stay light as unlinked identities split people by them
+        default={
+            "items": 1.0,
+            "buy": 0.5,
+            "engage": 0.3,
+            "interest": 0.3,
+            "price": 0.4,
+            "time": 0.3,
+            "channel": 0.2,
+            "engagement": 0.1,
+            "value": 0.1,
+            "rfm": 0.1,
+            "embedding": 0.0,
+        },
         description="Weight of each feature block (0 leaves it out).",
+    )
+    whole_blocks: tuple[str, ...] = Field(
+        ("items", "embedding"),
+        description="Blocks scaled as a whole (embeddings), not column by column.",
     )
     subcategories: bool = Field(True, description="Add subcategory shares to the buy block.")
     silhouette_sample: int = Field(4000, ge=100, description="Users sampled for the silhouette.")
@@ -120,6 +150,23 @@ def _row_share(m: sp.csr_matrix) -> np.ndarray:
     return np.divide(d, s, out=np.zeros_like(d), where=s > 0)
 
 
+ITEM_DIMENSIONS = 32
+
+
+def item_block(weights: sp.csr_matrix, seed: int) -> tuple[np.ndarray, list[str]]:
+    """The basket at item level (and search words): tf-idf, TruncatedSVD, unit rows."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.preprocessing import normalize
+
+    dims = min(ITEM_DIMENSIONS, weights.shape[1] - 1, weights.shape[0] - 1)
+    if dims < 1 or weights.nnz == 0:
+        return np.zeros((weights.shape[0], 0)), []
+    x = TfidfTransformer(sublinear_tf=True).fit_transform(weights.tocsr())
+    z = normalize(TruncatedSVD(n_components=dims, random_state=seed).fit_transform(x))
+    return z, [f"i{j}" for j in range(dims)]
+
+
 @dataclass
 class UserFeatures:
     """The feature blocks of every user (rows follow `users`)."""
@@ -129,8 +176,14 @@ class UserFeatures:
     names: dict[str, list[str]]
     active: np.ndarray  # bool per user: has item events or interests
 
-    def matrix(self, weights: dict[str, float]) -> tuple[np.ndarray, list[str]]:
-        """Z-scored blocks, each scaled by weight / sqrt(columns), side by side (active rows)."""
+    def matrix(
+        self, weights: dict[str, float], whole: tuple[str, ...] = ()
+    ) -> tuple[np.ndarray, list[str]]:
+        """Standardised blocks, each scaled by weight / sqrt(columns), side by side (active rows).
+
+        Blocks named in `whole` (embeddings: their columns' variances carry meaning) are
+        centred and divided by one scale; the others are z-scored column by column.
+        """
         parts, names = [], []
         for name, block in self.blocks.items():
             w = weights.get(name, 0.0)
@@ -139,6 +192,8 @@ class UserFeatures:
             x = block[self.active]
             sd = x.std(axis=0)
             keep = sd > 1e-9
+            if name in whole:
+                sd = np.full_like(sd, np.sqrt(np.mean(sd[keep] ** 2)) if keep.any() else 1.0)
             z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
             parts.append(z * (w / np.sqrt(max(int(keep.sum()), 1))))
             names += [f"{name}:{n}" for n, k in zip(self.names[name], keep, strict=True) if k]
@@ -154,8 +209,9 @@ def user_features(
     tags: pd.DataFrame,
     cfg: SegmentConfig,
     embedding: np.ndarray | None = None,
+    events: pd.DataFrame | None = None,
 ) -> UserFeatures:
-    """Feature blocks from the interaction matrices, catalogue, user profiles and tags."""
+    """Feature blocks from the interaction matrices, catalogue, user profiles, tags (and events)."""
     cat = items.drop_duplicates(Col.ITEM_ID)
     cat_ids = cat[Col.ITEM_ID]
     ic, cnames = _one_hot(inter.items, cat_ids, cat[Col.CATEGORY].astype("string"))
@@ -190,6 +246,14 @@ def user_features(
             embedding, norm, out=np.zeros_like(embedding, dtype=np.float64), where=norm > 0
         )
         names["embedding"] = [f"f{j}" for j in range(embedding.shape[1])]
+    basket = inter.weights.tocsr()
+    if events is not None:
+        ids = pd.Index(np.asarray(inter.users.ids, dtype=str))
+        basket = sp.hstack([basket, search_word_counts(ids, events)]).tocsr()
+        more, more_names = motive_blocks(ids, events, items, users)
+        blocks.update(more)
+        names.update(more_names)
+    blocks["items"], names["items"] = item_block(basket, cfg.seed)
     weight = np.asarray(inter.weights.sum(axis=1)).ravel()
     active = (weight > cfg.min_active_events) | (interest.sum(axis=1) > 0)
     return UserFeatures(inter.users, blocks, names, active)
@@ -291,12 +355,23 @@ def _label(tag: str, labels: dict[str, str]) -> str:
 
 
 def name_segments(
-    lifts: pd.DataFrame, segment_ids: list[int], cfg: SegmentConfig
+    lifts: pd.DataFrame,
+    segment_ids: list[int],
+    cfg: SegmentConfig,
+    motives: dict[int, list[str]] | None = None,
 ) -> dict[int, str]:
-    """A readable, unique name per segment from its most over-represented tags."""
-    is_interest = lifts[Col.TAG].astype("string").str.startswith(INTEREST_PREFIX)
+    """A readable, unique name per segment from its most over-represented tags.
+
+    `motives` (segment -> words, see :func:`training.segment_motives.motive_labels`) name the
+    segments no tag describes and tell apart segments that would share a name.
+    """
+    motives = motives or {}
+    tag = lifts[Col.TAG].astype("string")
+    is_interest = tag.str.startswith(INTEREST_PREFIX)
     min_lift = np.where(is_interest, cfg.name_min_lift_interest, cfg.name_min_lift)
-    ok = lifts[(lifts["share"] >= cfg.name_min_share) & (lifts["lift"] >= min_lift)]
+    value = tag.str.split(":", n=1).str[-1].str.strip().str.lower()
+    meaningful = ~value.isin(PLACEHOLDER_VALUES) & ~tag.isin(UNINFORMATIVE_TAGS)
+    ok = lifts[(lifts["share"] >= cfg.name_min_share) & (lifts["lift"] >= min_lift) & meaningful]
     ok = ok.assign(
         label=ok[Col.TAG].map(lambda t: _label(str(t), cfg.labels)),
         known=ok[Col.TAG].isin(list(cfg.labels)) | ok[Col.TAG].str.startswith("prefers:"),
@@ -308,13 +383,16 @@ def name_segments(
     )
     ok = ok.sort_values([Col.SEGMENT_ID, "prio", "rank_key"], ascending=[True, True, False])
     names: dict[int, str] = {}
+    spare: dict[int, list[str]] = {}  # further labels, to tell apart segments of one name
     for seg in segment_ids:  # one entry per segment
         if seg == NEW_SEGMENT:
             names[seg] = NEW_SEGMENT_NAME
             continue
         mine = ok[ok[Col.SEGMENT_ID] == seg]
         if mine.empty:
-            names[seg] = "general shoppers"
+            words = motives.get(seg, [])
+            names[seg] = " · ".join(words[: cfg.name_parts]) or "general shoppers"
+            spare[seg] = words[cfg.name_parts :]
             continue
         # the lead label: the best interest (what people say), else the best mapped tag;
         # supporting labels: the most over-represented of the rest, with the full lift bar
@@ -323,18 +401,42 @@ def name_segments(
         rest = rest.sort_values(["known", "rank_key"], ascending=[False, False])
         labels = [lead, *dict.fromkeys(rest["label"].astype(str))]
         names[seg] = " · ".join(labels[: cfg.name_parts])
+        weaker = mine.sort_values("rank_key", ascending=False)["label"].astype(str).tolist()
+        used = labels[: cfg.name_parts]
+        more = labels + weaker + motives.get(seg, [])
+        spare[seg] = [x for x in dict.fromkeys(more) if x not in used]
+    return _unique(names, spare, segment_ids)
+
+
+def _unique(names: dict[int, str], spare: dict[int, list[str]], order: list[int]) -> dict[int, str]:
+    """Names made unique: a shared name gains the segment's next label, else a number."""
+    counts = pd.Series(names).value_counts()
+    out = dict(names)
+    for seg in order:
+        if counts.get(names[seg], 0) > 1 and spare.get(seg):
+            out[seg] = f"{names[seg]} · {spare[seg][0]}"
     seen: dict[str, int] = {}
-    for seg in segment_ids:
-        base = names[seg]
+    for seg in order:
+        base = out[seg]
         seen[base] = seen.get(base, 0) + 1
         if seen[base] > 1:
-            names[seg] = f"{base} ({seen[base]})"
-    return names
+            out[seg] = f"{base} ({seen[base]})"
+    return out
+
+
+def placeholder_names(names: list[str]) -> list[str]:
+    """The names holding a placeholder value ("unknown", "nan", ...) as one of their words."""
+    bad = []
+    for name in names:
+        words = {w.strip(" ()·/").lower() for w in name.replace("·", " ").split()}
+        if words & (PLACEHOLDER_VALUES - {""}):
+            bad.append(name)
+    return bad
 
 
 def assign_segments(feats: UserFeatures, cfg: SegmentConfig) -> tuple[pd.DataFrame, Clustering]:
     """Every user -> segment_id (inactive users get :data:`NEW_SEGMENT`)."""
-    x, _ = feats.matrix(cfg.block_weights)
+    x, _ = feats.matrix(cfg.block_weights, cfg.whole_blocks)
     cl = cluster(x, cfg)
     seg = np.full(len(feats.users), NEW_SEGMENT, dtype=np.int64)
     seg[feats.active] = cl.labels
@@ -354,13 +456,19 @@ def discover(
     tags: pd.DataFrame,
     cfg: SegmentConfig | None = None,
     embedding: np.ndarray | None = None,
+    events: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, Clustering, pd.DataFrame]:
-    """Users -> (segments: user_id, segment_id, segment_name; the clustering; tag lifts)."""
+    """Users -> (segments: user_id, segment_id, segment_name; the clustering; tag lifts).
+
+    With `events` (the feature store's event log: user_id, ts, event_type, item_id, amount,
+    text, channel) the motive blocks join the basket ones.
+    """
     cfg = cfg or SegmentConfig()
-    feats = user_features(inter, items, users, tags, cfg, embedding)
+    feats = user_features(inter, items, users, tags, cfg, embedding, events)
     seg, cl = assign_segments(feats, cfg)
     lifts = tag_lift(seg, tags, cfg.name_tags_exclude)
-    names = name_segments(lifts, sorted(seg[Col.SEGMENT_ID].unique().tolist()), cfg)
+    motives = motive_labels(feats.blocks, feats.names, seg[Col.SEGMENT_ID].to_numpy())
+    names = name_segments(lifts, sorted(seg[Col.SEGMENT_ID].unique().tolist()), cfg, motives)
     seg[Col.SEGMENT_NAME] = seg[Col.SEGMENT_ID].map(names).astype("string")
     return seg, cl, lifts
 
