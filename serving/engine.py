@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from serving import matching, ranking
 from serving import schemas as s
 from serving.artifacts import Bundle, BundleError, Variant, load_bundle
 from serving.exposures import ExposureLog
+from serving.group_rebuy import DEFAULT_MIX, GroupMix
 from serving.overlay import Overlay
 from serving.settings import ExperimentSettings, Settings
 
@@ -40,6 +42,15 @@ class ApiError(Exception):
 
 def _rid(given: str | None) -> str:
     return given or uuid.uuid4().hex[:16]
+
+
+def _group_mix(rebuy: bool, category_cap: int | None) -> GroupMix | None:
+    """The group-rebuy mix of a request: the evaluated default, its cap overridden when given."""
+    if not rebuy:
+        return None
+    if category_cap is None:
+        return DEFAULT_MIX
+    return replace(DEFAULT_MIX, category_cap=category_cap or None)
 
 
 def _text(v: Any) -> str | None:
@@ -290,6 +301,8 @@ class Engine:
             req.constraint_mode,
             allowed,
             self.serving.group_pool,
+            group=b.group_index.get(req.group_id) if req.group_id is not None else None,
+            mix=_group_mix(req.rebuy, req.category_cap),
         )
         tags = (
             matching.constraint_tags_for(b, members, r.items)
@@ -320,6 +333,7 @@ class Engine:
             fallback=r.fallback,
             group_id=req.group_id,
             strategy=req.strategy,
+            mix=_text(r.info.get("mix")),
             constraint_mode=req.constraint_mode,
             members=int(len(members)),
             members_scored=int(r.info.get("members_scored", 0)),  # type: ignore[call-overload]

@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
+from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
 from features.schema import LIST_SEP, Col, EventType
@@ -356,6 +357,7 @@ def export_bundle(
             Col.LIVE_ID,
             Col.GROUP_ID,
             Col.ORDER_ID,
+            Col.ITEM_ID,
             "referrer_user_id",
         ]
         import pyarrow.parquet as pq
@@ -363,6 +365,9 @@ def export_bundle(
         have = set(pq.read_schema(ev_path).names)
         events = pd.read_parquet(ev_path, columns=[c for c in want if c in have])
     activity = activity_table(events, users)
+    group_hist, group_hist_age = group_item_history(
+        events, IdMap.from_values(groups[Col.GROUP_ID]), items, snapshot
+    )
     hosts = _read(features, store.HOSTS)
     if hosts is not None and Col.TAGS in hosts.columns:
         hosts = hosts.assign(**{Col.TAGS: hosts[Col.TAGS].astype("string").fillna("")})
@@ -393,6 +398,8 @@ def export_bundle(
         groups=groups,
         group_members=gm,
         item_neighbours=neighbours,
+        group_history=group_hist,
+        group_history_age=group_hist_age,
         variants=varr,
         user_profile=profile,
         user_tags=user_tags,
