@@ -8,7 +8,7 @@ WORK ?= work
 export OPENBLAS_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint typecheck bench mlflow-ui clean
+.PHONY: venv demo test test-fast lint typecheck bench mlflow-ui mlflow-server clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or make PY=python3)"; exit 1; }
@@ -44,6 +44,12 @@ bench: $(STAMP)
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORK))/mlflow.db --host 127.0.0.1 --port 5000
+
+# a shared tracking server: PostgreSQL (private cluster in $(WORK)/mlflow-server/pg) + served artifacts;
+# then `export MLFLOW_TRACKING_URI=http://127.0.0.1:$(MLFLOW_PORT)` for train/tune/evaluate/ab/retrain/export
+MLFLOW_PORT ?= 5000
+mlflow-server: $(STAMP)
+	$(BIN)/python -m training.mlflow_server --dir $(WORK)/mlflow-server --port $(MLFLOW_PORT) --workers 1
 
 clean:
 	rm -rf $(WORK)

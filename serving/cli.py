@@ -60,14 +60,16 @@ def start_server(
     log_path: Path,
     timeout: float = 120.0,
     host: str = "127.0.0.1",
+    cmd: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `bentoml serve` in its own process group; return once GET /readyz answers 200."""
+    """Start `bentoml serve` (or `cmd`) in its own process group; return once GET /readyz is 200."""
     import httpx
 
     log = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        command(host, port),
-        cwd=ROOT,
+        cmd or command(host, port),
+        cwd=cwd or ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

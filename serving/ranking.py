@@ -492,24 +492,35 @@ def _pool(avg: np.ndarray, gpop: np.ndarray, ok: np.ndarray, size: int) -> np.nd
 
 
 def _topm_z(rows: object, pool: np.ndarray) -> np.ndarray:
-    """Members x pool standardised scores from sparse top-M rows (missing = below the member's list)."""
+    """Members x pool standardised scores from sparse top-M rows (missing = below the member's list).
+
+    Vectorised over all members (one pass over the non-zeros): a per-member Python loop
+    took ~150 ms for a 450-member group with top-200 lists and blocked the server.
+    """
     import scipy.sparse as sp
 
     r = sp.csr_matrix(rows)
     n = r.shape[0]
-    z = np.empty((n, len(pool)), np.float32)
-    col = {int(c): j for j, c in enumerate(pool.tolist())}
-    for m in range(n):
-        lo, hi = r.indptr[m], r.indptr[m + 1]
-        vals = r.data[lo:hi]
-        mean = float(vals.mean()) if hi > lo else 0.0
-        sd = float(vals.std()) + 1e-6 if hi > lo else 1.0
-        floor = (float(vals.min(initial=0.0)) - mean) / sd - 1.0
-        z[m].fill(floor)
-        for c, v in zip(r.indices[lo:hi].tolist(), vals.tolist(), strict=True):
-            j = col.get(c)
-            if j is not None:
-                z[m, j] = (v - mean) / sd
+    counts = np.diff(r.indptr)
+    row = np.repeat(np.arange(n), counts)
+    vals = r.data.astype(np.float64)
+    has = counts > 0
+    denom = np.maximum(counts, 1)
+    mean = np.bincount(row, vals, minlength=n) / denom
+    var = np.maximum(np.bincount(row, vals * vals, minlength=n) / denom - mean * mean, 0.0)
+    sd = np.where(has, np.sqrt(var) + 1e-6, 1.0)
+    low = np.zeros(n)
+    if len(vals):
+        starts = r.indptr[:-1][has]
+        low[has] = np.minimum(np.minimum.reduceat(vals, starts), 0.0)
+    floor = (low - mean) / sd - 1.0
+    z = np.repeat(floor.astype(np.float32)[:, None], len(pool), axis=1)
+    lut = np.full(max(int(r.shape[1]), int(pool.max(initial=-1)) + 1), -1, np.int64)
+    lut[pool] = np.arange(len(pool))
+    j = lut[r.indices]
+    hit = j >= 0
+    rh = row[hit]
+    z[rh, j[hit]] = ((vals[hit] - mean[rh]) / sd[rh]).astype(np.float32)
     return z
 
 

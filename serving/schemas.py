@@ -465,9 +465,16 @@ class LivePlanResponse(BaseModel):
     theme: dict[str, Any]
     items: list[ItemOut]
     bundle: BundleOut | None = None
+    bundle_note: str | None = Field(None, description="Why there is no bundle ('no bundle: ...').")
     host: dict[str, Any] | None = None
     audience: list[AudienceMember]
+    audience_counts: dict[str, int] = Field(
+        default_factory=dict, description="in_group (listed first), invitees, total."
+    )
     audience_excluded_by_constraints: int
+    funnel: dict[str, Any] | None = Field(
+        None, description="invited -> viewers -> 接龙 -> expected order value, with intervals."
+    )
     kocs: list[dict[str, Any]]
     notes: list[str] = Field(default_factory=list, description="What was missing or inferred.")
 

@@ -127,6 +127,10 @@ class ServingSettings(BaseModel):
         True, description="Log every request (it costs about 10% of throughput)."
     )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    trace_ranking: bool = Field(
+        False,
+        description="OpenTelemetry spans for /rank/user and /rank/group (they cost ~15% of a call).",
+    )
 
 
 class Settings(feature_settings.Settings):

@@ -31,7 +31,10 @@ from features.matrix import IdMap, Interactions
 from features.progress import Steps
 from features.schema import LIST_SEP, Col, EventType
 from serving import artifacts as art
+from serving.response import MANIFEST_KEY as RESPONSE_KEY
+from training.hosts import DEFAULT_TAG_MAP
 from training.models.base import Recommender
+from training.response import BundleResponse, fit_for_bundle
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.export")
@@ -325,6 +328,7 @@ def export_bundle(
     matching_dirs: list[Path] | None = None,
     interest_keywords: dict[str, list[str]] | None = None,
     top_m: int = DEFAULT_TOP_M,
+    seed: int = 0,
     progress: bool = True,
 ) -> Path:
     """Write the bundle for `variants` ({alias: model}) over the feature store in `features`."""
@@ -342,7 +346,7 @@ def export_bundle(
             with steps.step(f"top-{top_m} of {alias} for {len(inter.users):,} users"):
                 varr[alias] = variant_arrays(v, inter.users, inter.items, top_m)
         with steps.step("write the bundle"):
-            path = _write(features, out, inter, rest, neighbours, varr, matching_dirs, interest_keywords)  # fmt: skip
+            path = _write(features, out, inter, rest, neighbours, varr, matching_dirs, interest_keywords, seed)  # fmt: skip
     log.info("bundle %s written in %.1fs", path, time.perf_counter() - t0)
     return path
 
@@ -416,6 +420,7 @@ def _write(
     varr: dict[str, dict[str, Any]],
     matching_dirs: list[Path] | None,
     interest_keywords: dict[str, list[str]] | None,
+    seed: int = 0,
 ) -> Path:
     from training.tracking import matrix_digest
 
@@ -429,7 +434,12 @@ def _write(
         "snapshot": str(rest["snapshot"]),
         "interest_keywords": interest_keywords or {},
         "list_sep": LIST_SEP,
+        "host_tag_map": DEFAULT_TAG_MAP,
     }
+    response = _response_model(features, seed)
+    if response is not None:
+        tables.update(response.tables)
+        meta[RESPONSE_KEY] = response.model
     return art.write_bundle(
         out,
         users=inter.users.ids,
@@ -451,6 +461,18 @@ def _write(
         tables=tables,
         meta=meta,
     )
+
+
+def _response_model(features: Path, seed: int) -> BundleResponse | None:
+    """The live response model for plans' funnels (None, logged, when there are too few lives)."""
+    t0 = time.perf_counter()
+    try:
+        out = fit_for_bundle(features, seed)
+    except (ValueError, KeyError) as exc:  # too few lives, or lives without items / hosts
+        log.warning("no live response model in the bundle (plans carry no funnel): %s", exc)
+        return None
+    log.info("live response model fitted in %.1fs", time.perf_counter() - t0)
+    return out
 
 
 def registry_variants(
@@ -541,7 +563,13 @@ def main(argv: list[str] | None = None) -> int:
             settings.work_dir / "matching",
         ]
         path = export_bundle(
-            features, out, variants, matching, _interest_keywords(settings), args.top_m
+            features,
+            out,
+            variants,
+            matching,
+            _interest_keywords(settings),
+            args.top_m,
+            settings.seed,
         )
     except (LookupError, ValueError, FileNotFoundError) as exc:
         print(f"linli export: error: {exc}", file=sys.stderr)

@@ -1,22 +1,27 @@
-"""Load benchmark of the serving layer: real HTTP on loopback vs the same ranking in-process.
+"""Load benchmark of the service against a bare FastAPI app on the same engine, side by side.
 
     python -m experiments.benchmarks.load_bench                       # synthetic 200k users x 50k items
     python -m experiments.benchmarks.load_bench --bundle work/bundle  # an exported bundle instead
 
 Builds (once, cached) a scaled synthetic bundle: 200,000 users, 50,000 items, 64 factors,
-groups of 500 members, purchases and allergy constraints; starts ``bentoml serve`` on a
-free loopback port; sends user-ranking and 500-member group-ranking requests from C
-concurrent keep-alive connections (bounded by a request count and a time limit); reports
-p50 / p99 latency and throughput, and the ratio to the same calls made in-process.
-Writes the figures to ``WORK/bench/load_bench.json``.
+groups of 500 members, purchases and allergy constraints. Starts two servers on free
+loopback ports, one worker each, access logs off: the BentoML service (``bentoml serve``)
+and the baseline, a bare FastAPI app on uvicorn with uvloop and httptools calling the same
+:class:`serving.engine.Engine` (:mod:`experiments.benchmarks.bare_app`). `wrk` (``apt-get install
+wrk``) then loads them in turn with C keep-alive connections, user ranking and then
+500-member group ranking, alternating the two servers pair by pair (the order flips every
+round) so both see the same background load; each pair gives a throughput ratio and a p99
+ratio, reported as median [min-max] with the raw figures. The same calls made in-process
+give the engine's own cost. Writes everything to ``WORK/bench/load_bench-<bundle>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from experiments.benchmarks import wrk
 from serving import artifacts as art
 from serving.cli import free_port, server_env, start_server, stop_server
 from training.settings import load_settings
@@ -129,94 +135,91 @@ def synthetic_bundle(
     return out
 
 
-# -- the HTTP client -----------------------------------------------------------------------------
-class Conn:
-    """One keep-alive HTTP/1.1 connection over asyncio streams (minimal, low client overhead)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST a JSON body; returns (status, response body)."""
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self.writer.write(head + body)
-        status_line = await self.reader.readline()
-        status = int(status_line.split()[1])
-        length, chunked = 0, False
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            k, _, v = line.decode("latin-1").partition(":")
-            if k.lower() == "content-length":
-                length = int(v.strip())
-            elif k.lower() == "transfer-encoding" and "chunked" in v.lower():
-                chunked = True
-        if chunked:
-            data = b""
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                if size == 0:
-                    await self.reader.readline()
-                    break
-                data += await self.reader.readexactly(size)
-                await self.reader.readline()
-            return status, data
-        return status, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        """Close the connection."""
-        if self.writer is not None:
-            self.writer.close()
+# -- side by side: the service and the bare baseline --------------------------------------------
+BARE = "experiments.benchmarks.bare_app:create_app"
 
 
-async def _load(
-    port: int, path: str, bodies: list[bytes], concurrency: int, max_seconds: float
+def bare_command(port: int) -> list[str]:
+    """The baseline: uvicorn (uvloop + httptools, one worker, no access log) on the bare app."""
+    return [
+        sys.executable, "-m", "uvicorn", BARE, "--factory", "--loop", "uvloop",
+        "--http", "httptools", "--no-access-log", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, float)
+    return {
+        "median": round(float(np.median(a)), 3),
+        "min": round(float(a.min()), 3),
+        "max": round(float(a.max()), 3),
+    }
+
+
+def side_by_side(
+    urls: dict[str, str], bodies: Path, rounds: int, seconds: float, conns: int, work: Path
 ) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors = 0
-    it = iter(bodies)
-    deadline = time.perf_counter() + max_seconds
+    """Alternate the two servers pair by pair (order flipped each round); ratios per pair."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
+    names = list(urls)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            res = wrk.run(urls[name], bodies, seconds, conns, work)
+            runs[name].append(res)
+            print(
+                f"  round {r + 1}/{rounds} {name:8s} {res['throughput_rps']:8.1f} req/s  "
+                f"p50 {res['p50_ms']:6.1f} ms  p99 {res['p99_ms']:6.1f} ms  errors {res['errors']}",
+                flush=True,
+            )
+    svc, bare = runs["service"], runs["bare"]
+    thr = [s["throughput_rps"] / b["throughput_rps"] for s, b in zip(svc, bare, strict=True)]
+    p99 = [s["p99_ms"] / b["p99_ms"] for s, b in zip(svc, bare, strict=True)]
+    out: dict[str, Any] = {
+        "runs": runs,
+        "ratio_throughput": _spread(thr),
+        "ratio_p99": _spread(p99),
+    }
+    for name in names:
+        out[name] = {
+            k: _spread([x[k] for x in runs[name]]) for k in ("throughput_rps", "p50_ms", "p99_ms")
+        }
+        out[name]["errors"] = sum(x["errors"] for x in runs[name])
+    return out
 
-    async def worker() -> None:
-        nonlocal errors
-        conn = Conn("127.0.0.1", port)
-        try:
-            for body in it:
-                if time.perf_counter() > deadline:
-                    break
-                t = time.perf_counter()
-                status, _ = await conn.post(path, body)
-                latencies.append(time.perf_counter() - t)
-                if status != 200:
-                    errors += 1
-        finally:
-            await conn.close()
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - t0
-    return _summary(latencies, wall, errors)
+def table(phase: str, res: dict[str, Any]) -> str:
+    """The phase as printed lines: medians [min-max] of each server and of the pair ratios."""
+
+    def f(d: dict[str, float], nd: int = 1) -> str:
+        return f"{d['median']:.{nd}f} [{d['min']:.{nd}f}-{d['max']:.{nd}f}]"
+
+    lines = [f"{phase}: median [min-max] over {len(res['runs']['service'])} alternating pairs"]
+    for name, label in (("bare", "bare FastAPI app"), ("service", "BentoML service")):
+        r = res[name]
+        lines.append(
+            f"  {label:17s} {f(r['throughput_rps'])} req/s   p50 {f(r['p50_ms'])} ms   "
+            f"p99 {f(r['p99_ms'])} ms   errors {r['errors']}"
+        )
+    lines.append(
+        f"  service / bare:   throughput x{f(res['ratio_throughput'], 2)}   "
+        f"p99 x{f(res['ratio_p99'], 2)}"
+    )
+    return "\n".join(lines)
 
 
-def _summary(lat: list[float], wall: float, errors: int = 0) -> dict[str, Any]:
+def write_bodies(path: Path, bodies: list[dict[str, Any]]) -> Path:
+    """One JSON request body per line (what the wrk script rotates through)."""
+    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n")
+    return path
+
+
+def _summary(lat: list[float], wall: float) -> dict[str, Any]:
     a = np.asarray(lat) * 1000.0
     return {
         "requests": len(a),
-        "errors": errors,
-        "seconds": round(wall, 3),
         "throughput_rps": round(len(a) / wall, 1) if wall > 0 else 0.0,
-        "p50_ms": round(float(np.percentile(a, 50)), 3) if len(a) else None,
-        "p99_ms": round(float(np.percentile(a, 99)), 3) if len(a) else None,
-        "max_ms": round(float(a.max()), 3) if len(a) else None,
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
     }
 
 
@@ -273,6 +276,35 @@ def in_process(
     return out
 
 
+def _servers(bundle: Path, work: Path) -> tuple[dict[str, str], list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: dict[str, str] = {}
+    try:
+        for name in ("service", "bare"):
+            port, wd = free_port(), work / f"server-{name}"
+            wd.mkdir(parents=True, exist_ok=True)
+            env = server_env(bundle, wd, workers=1, access_log=False)
+            cmd = bare_command(port) if name == "bare" else None
+            print(f"starting the {name} on 127.0.0.1:{port} (1 worker) ...", flush=True)
+            procs.append(start_server(port, env, wd / "server.log", cmd=cmd))
+            urls[name] = f"http://127.0.0.1:{port}"
+    except BaseException:
+        for p in procs:
+            stop_server(p)
+        raise
+    return urls, procs
+
+
+def _pick(bundle: Path, group_size: int, n: int) -> tuple[list[str], str, int]:
+    b_users = pd.read_parquet(bundle / art.USERS)["user_id"].astype(str).to_numpy()
+    groups = pd.read_parquet(bundle / art.GROUPS)["group_id"].astype(str).to_numpy()
+    gm = sp.load_npz(bundle / art.GROUP_MEMBERS).tocsr()
+    sizes = np.diff(gm.indptr)
+    g = int(np.argmin(np.abs(sizes - group_size)))
+    users = [str(u) for u in np.random.default_rng(1).choice(b_users, n)]
+    return users, str(groups[g]), int(sizes[g])
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the benchmark and print the figures."""
     p = argparse.ArgumentParser(
@@ -283,19 +315,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--items", type=int, default=50_000)
     p.add_argument("--factors", type=int, default=64)
     p.add_argument("--group-size", type=int, default=500)
-    p.add_argument("--requests", type=int, default=6000, help="user-ranking requests (bound)")
-    p.add_argument("--group-requests", type=int, default=600, help="group requests (bound)")
     p.add_argument("--strategy", default="average", help="group strategy over HTTP")
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--max-seconds", type=float, default=60.0, help="time bound per phase")
-    p.add_argument("--access-log", action="store_true", help="keep the access log on")
+    p.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
+    p.add_argument("--rounds", type=int, default=5, help="alternating pairs per phase")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of one wrk run")
+    p.add_argument("--in-process", type=int, default=2000, help="in-process calls (0: skip)")
     args = p.parse_args(argv)
+    try:
+        wrk.wrk_binary()
+    except wrk.WrkMissing as exc:
+        print(f"error: {exc}")
+        return 2
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # the in-process side gets the server's OPENBLAS_NUM_THREADS=1
-    settings = load_settings()
-    work = (settings.work_dir / "bench").resolve()
+    work = (load_settings().work_dir / "bench").resolve()
     work.mkdir(parents=True, exist_ok=True)
     if args.bundle is None:
         bundle = synthetic_bundle(
@@ -303,63 +337,54 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         bundle = args.bundle.resolve()
-    b_users = pd.read_parquet(bundle / art.USERS)["user_id"].astype(str).to_numpy()
-    groups = pd.read_parquet(bundle / art.GROUPS)["group_id"].astype(str).to_numpy()
-    gm = sp.load_npz(bundle / art.GROUP_MEMBERS).tocsr()
-    sizes = np.diff(gm.indptr)
-    group = str(groups[int(np.argmin(np.abs(sizes - args.group_size)))])
-    rng = np.random.default_rng(1)
-    users = [str(u) for u in rng.choice(b_users, args.requests)]
+    users, group, members = _pick(bundle, args.group_size, 5000)
     result: dict[str, Any] = {
         "bundle": str(bundle),
-        "users": len(b_users),
+        "users": int(pd.read_parquet(bundle / art.USERS, columns=["user_id"]).shape[0]),
         "items": int(pd.read_parquet(bundle / art.ITEMS, columns=["item_id"]).shape[0]),
         "group": group,
-        "group_members": int(sizes[groups.tolist().index(group)]),
+        "group_members": members,
+        "group_strategy": args.strategy,
         "concurrency": args.concurrency,
-        "workers": args.workers,
-        "access_log": args.access_log,
+        "workers": 1,
+        "rounds": args.rounds,
+        "seconds_per_run": args.seconds,
+        "load_generator": "wrk -t1",
         "cpus": os.cpu_count(),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-    print("in-process ...", flush=True)
-    result["in_process"] = in_process(bundle, work, users, group, min(2000, args.requests))
-    port = free_port()
-    print(f"starting bentoml serve on 127.0.0.1:{port} (workers={args.workers}) ...", flush=True)
-    env = server_env(bundle, work, args.workers, args.access_log)
-    proc = start_server(port, env, work / "server.log")
+    if args.in_process:
+        print("in-process ...", flush=True)
+        result["in_process"] = in_process(bundle, work, users, group, args.in_process)
+    user_bodies = write_bodies(work / "user_bodies.jsonl", [{"user": u, "k": 10} for u in users])
+    group_bodies = write_bodies(
+        work / "group_bodies.jsonl", [{"group_id": group, "k": 10, "strategy": args.strategy}]
+    )
+    urls, procs = _servers(bundle, work)
     try:
-        warm = [json.dumps({"user": u, "k": 10}).encode() for u in users[:200]]
-        asyncio.run(_load(port, "/rank/user", warm, args.concurrency, 20))
-        bodies = [json.dumps({"user": u, "k": 10}).encode() for u in users]
-        print("user ranking over HTTP ...", flush=True)
-        result["http_user"] = asyncio.run(
-            _load(port, "/rank/user", bodies, args.concurrency, args.max_seconds)
-        )
-        gbody = json.dumps({"group_id": group, "k": 10, "strategy": args.strategy}).encode()
-        print("group ranking over HTTP ...", flush=True)
-        result["http_group"] = asyncio.run(
-            _load(
-                port,
-                "/rank/group",
-                [gbody] * args.group_requests,
-                args.concurrency,
-                args.max_seconds,
-            )
-        )
-        result["http_group_strategy"] = args.strategy
+        for base in urls.values():  # warm-up: first calls load pages and caches
+            for path, bodies in (("/rank/user", user_bodies), ("/rank/group", group_bodies)):
+                wrk.run(base + path, bodies, 2, args.concurrency, work)
+        for phase, path, bodies in (
+            ("user ranking", "/rank/user", user_bodies),
+            (f"{members}-member group ranking ({args.strategy})", "/rank/group", group_bodies),
+        ):
+            print(f"{phase}, {args.concurrency} connections ...", flush=True)
+            res = side_by_side(
+                {k: v + path for k, v in urls.items()},
+                bodies, args.rounds, args.seconds, args.concurrency, work,
+            )  # fmt: skip
+            result["http_user" if path == "/rank/user" else "http_group"] = res
+            result.setdefault("tables", []).append(table(phase, res))
     finally:
-        stop_server(proc)
+        for proc in procs:
+            stop_server(proc)
     result["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    ip, hu = result["in_process"], result["http_user"]
-    result["ratio_http_to_in_process_user"] = round(
-        hu["throughput_rps"] / ip["user_engine"]["throughput_rps"], 3
-    )
-    result["ratio_http_to_in_process_group"] = round(
-        result["http_group"]["throughput_rps"] / ip["group_engine"]["throughput_rps"], 3
-    )
-    (work / "load_bench.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    name = "synthetic" if args.bundle is None else bundle.name
+    (work / f"load_bench-{name}.json").write_text(json.dumps(result, indent=1))
+    print(f"\nbundle {bundle}: {result['users']:,} users x {result['items']:,} items")
+    print(f"load average {result['load_avg_at_start']} -> {result['load_avg_at_end']}")
+    print("\n".join(result["tables"]))
     return 0
 
 

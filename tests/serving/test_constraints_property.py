@@ -127,6 +127,7 @@ def test_the_world_has_constrained_users(engine: Engine) -> None:
     assert {"allergy:mango", "avoid:seafood"} <= tags
 
 
+@pytest.mark.slow  # reads the exposures the (slow) property test above logged
 def test_exposures_were_logged(engine: Engine) -> None:
     files = list(Path(engine.exposures.folder).glob("exposures-*.jsonl"))
     assert files
