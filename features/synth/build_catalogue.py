@@ -100,91 +100,16 @@ class CatalogueSteps(BuilderState):
 
     def catalogue(self) -> None:
         cfg, rng = self.cfg, self.rng["catalogue"]
-        rows = [ln.split("|") for ln in CATALOGUE_ROWS]
-        base = pd.DataFrame(
-            rows,
-            columns=[
-                Col.NAME,
-                Col.CATEGORY,
-                Col.SUBCATEGORY,
-                Col.PRICE,
-                "attrs",
-                Col.SEASON,
-                "hol",
-            ],
-        )
-        base["core"] = base[Col.NAME].str.startswith("*")
-        base[Col.NAME] = base[Col.NAME].str.lstrip("*")
-        base[Col.PRICE] = base[Col.PRICE].astype(float)
-        n_base = len(base)
-        pop = np.where(base["core"], 2.0, 1.0) * rng.lognormal(0.0, 0.5, n_base)
-        if cfg.items < n_base:
-            order = np.lexsort((rng.random(n_base), ~base["core"].to_numpy()))
-            keep = np.sort(order[: cfg.items])
-            base = base.iloc[keep].reset_index(drop=True)
-            pop = pop[keep]
-            n_base = len(base)
-        # variants: spread the remaining items over the bases by popularity
-        n_extra = cfg.items - n_base
-        counts = np.zeros(n_base, dtype=np.int64)
-        if n_extra > 0:
-            alloc = pop / pop.sum() * n_extra
-            counts = np.floor(alloc).astype(np.int64)
-            rest = n_extra - counts.sum()
-            counts[np.argsort(-(alloc - counts), kind="stable")[:rest]] += 1
-        recs: list[tuple[int, str, float, str, float, bool]] = []
-        for b in range(n_base):
-            row = base.iloc[b]
-            name = str(row[Col.NAME])
-            core, _, spec = name.partition(" ")
-            attrs = str(row["attrs"])
-            imported = "imported" in attrs.split(LIST_SEP)
-            origins: tuple[str, ...] = ("",)
-            if not imported:
-                origins = ("", *VARIANT_ORIGINS.get(str(row[Col.CATEGORY]), ()))
-            recs.append((b, name, float(row[Col.PRICE]), attrs, 1.0, True))
-            if counts[b] == 0:
-                continue
-            n_combo = len(VARIANT_LABELS) * len(origins) * len(VARIANT_PACKS)
-            combos = 1 + rng.permutation(n_combo - 1)  # combo 0 is the base item itself
-            # variants share a fixed popularity mass, so catalogue size keeps basket economics
-            vpop = rng.lognormal(0.0, 0.8, counts[b])
-            vpop *= min(1.5, 0.5 * counts[b]) / vpop.sum()
-            for j in range(int(counts[b])):
-                c = int(combos[j % (n_combo - 1)])
-                lab, rest_c = divmod(c, len(origins) * len(VARIANT_PACKS))
-                org, pk = divmod(rest_c, len(VARIANT_PACKS))
-                label, lf, la = VARIANT_LABELS[lab]
-                if label and label in core:
-                    label, lf, la = "", 1.0, ""
-                pack, pf, pa_ = VARIANT_PACKS[pk]
-                vname = f"{label}{origins[org]}{core}"
-                vname += f" {spec}" if spec else ""
-                vname += f"·{pack}" if pack else ""
-                if j >= n_combo - 1:
-                    vname += f" {j // (n_combo - 1) + 1}号款"
-                extra = [a for a in (la, pa_) if a and a not in attrs.split(LIST_SEP)]
-                vattrs = LIST_SEP.join([a for a in attrs.split(LIST_SEP) if a] + extra)
-                price = float(row[Col.PRICE]) * lf * pf * rng.uniform(0.9, 1.1)
-                recs.append((b, vname, price, vattrs, float(vpop[j]), False))
-        items = pd.DataFrame(
-            recs, columns=["base", Col.NAME, Col.PRICE, "attrs", "vpop", "is_base"]
-        )
-        p = items[Col.PRICE].to_numpy()
-        nice = np.where(p >= 10, np.floor(p) + 0.9, np.round(p, 1))
-        items[Col.PRICE] = np.where(items["is_base"], p, nice)
-        # repeated names (label already in the core name etc.) get a model number
-        dup = items.groupby(Col.NAME, sort=False).cumcount().to_numpy()
-        names = items[Col.NAME].to_numpy(dtype=object)
-        for i in np.flatnonzero(dup):
-            names[i] = f"{names[i]} {dup[i] + 1}号款"
-        items[Col.NAME] = names
+        base, pop = _base_items(rng, cfg.items)
+        counts = _variant_counts(pop, cfg.items - len(base))
+        recs = [
+            rec for b in range(len(base)) for rec in _variants(rng, base.iloc[b], b, int(counts[b]))
+        ]
+        self._set_items(_items_table(recs, base), pop)
+
+    def _set_items(self, items: pd.DataFrame, pop: np.ndarray) -> None:
+        """Ids, prices, constraint bits, seasons and variant order of the drawn items."""
         b_idx = items["base"].to_numpy()
-        items[Col.CATEGORY] = base[Col.CATEGORY].to_numpy()[b_idx]
-        items[Col.SUBCATEGORY] = base[Col.SUBCATEGORY].to_numpy()[b_idx]
-        items[Col.SEASON] = base[Col.SEASON].to_numpy()[b_idx]
-        items["hol"] = base["hol"].to_numpy()[b_idx]
-        items["base_price"] = base[Col.PRICE].to_numpy()[b_idx]
         n = len(items)
         width = max(6, len(str(n)))
         items[Col.ITEM_ID] = [f"SKU{i:0{width}d}" for i in range(1, n + 1)]
@@ -311,3 +236,94 @@ class CatalogueSteps(BuilderState):
         return out
 
     # ---- people ------------------------------------------------------------------------------
+
+
+_Record = tuple[int, str, float, str, float, bool]  # base, name, price, attrs, popularity, is base
+
+
+def _base_items(rng: np.random.Generator, n_items: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The base catalogue (core items first when it must shrink to `n_items`), popularities."""
+    rows = [ln.split("|") for ln in CATALOGUE_ROWS]
+    base = pd.DataFrame(
+        rows,
+        columns=[Col.NAME, Col.CATEGORY, Col.SUBCATEGORY, Col.PRICE, "attrs", Col.SEASON, "hol"],
+    )
+    base["core"] = base[Col.NAME].str.startswith("*")
+    base[Col.NAME] = base[Col.NAME].str.lstrip("*")
+    base[Col.PRICE] = base[Col.PRICE].astype(float)
+    n_base = len(base)
+    pop = np.where(base["core"], 2.0, 1.0) * rng.lognormal(0.0, 0.5, n_base)
+    if n_items < n_base:
+        order = np.lexsort((rng.random(n_base), ~base["core"].to_numpy()))
+        keep = np.sort(order[:n_items])
+        base = base.iloc[keep].reset_index(drop=True)
+        pop = pop[keep]
+    return base, pop
+
+
+def _variant_counts(pop: np.ndarray, n_extra: int) -> np.ndarray:
+    """Variants per base: the remaining items spread over the bases by popularity."""
+    counts = np.zeros(pop.size, dtype=np.int64)
+    if n_extra > 0:
+        alloc = pop / pop.sum() * n_extra
+        counts = np.floor(alloc).astype(np.int64)
+        rest = n_extra - counts.sum()
+        counts[np.argsort(-(alloc - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+def _variants(rng: np.random.Generator, row: pd.Series, b: int, count: int) -> list[_Record]:
+    """The base item `b` and its `count` variants (label x origin x pack qualifiers)."""
+    name = str(row[Col.NAME])
+    core, _, spec = name.partition(" ")
+    attrs = str(row["attrs"])
+    origins: tuple[str, ...] = ("",)
+    if "imported" not in attrs.split(LIST_SEP):
+        origins = ("", *VARIANT_ORIGINS.get(str(row[Col.CATEGORY]), ()))
+    recs: list[_Record] = [(b, name, float(row[Col.PRICE]), attrs, 1.0, True)]
+    if count == 0:
+        return recs
+    n_combo = len(VARIANT_LABELS) * len(origins) * len(VARIANT_PACKS)
+    combos = 1 + rng.permutation(n_combo - 1)  # combo 0 is the base item itself
+    # variants share a fixed popularity mass, so catalogue size keeps basket economics
+    vpop = rng.lognormal(0.0, 0.8, count)
+    vpop *= min(1.5, 0.5 * count) / vpop.sum()
+    for j in range(count):
+        c = int(combos[j % (n_combo - 1)])
+        lab, rest_c = divmod(c, len(origins) * len(VARIANT_PACKS))
+        org, pk = divmod(rest_c, len(VARIANT_PACKS))
+        label, lf, la = VARIANT_LABELS[lab]
+        if label and label in core:
+            label, lf, la = "", 1.0, ""
+        pack, pf, pa_ = VARIANT_PACKS[pk]
+        vname = f"{label}{origins[org]}{core}"
+        vname += f" {spec}" if spec else ""
+        vname += f"·{pack}" if pack else ""
+        if j >= n_combo - 1:
+            vname += f" {j // (n_combo - 1) + 1}号款"
+        extra = [a for a in (la, pa_) if a and a not in attrs.split(LIST_SEP)]
+        vattrs = LIST_SEP.join([a for a in attrs.split(LIST_SEP) if a] + extra)
+        price = float(row[Col.PRICE]) * lf * pf * rng.uniform(0.9, 1.1)
+        recs.append((b, vname, price, vattrs, float(vpop[j]), False))
+    return recs
+
+
+def _items_table(recs: list[_Record], base: pd.DataFrame) -> pd.DataFrame:
+    """Item rows with nice prices, unique names and their base's category, season, holiday."""
+    items = pd.DataFrame(recs, columns=["base", Col.NAME, Col.PRICE, "attrs", "vpop", "is_base"])
+    p = items[Col.PRICE].to_numpy()
+    nice = np.where(p >= 10, np.floor(p) + 0.9, np.round(p, 1))
+    items[Col.PRICE] = np.where(items["is_base"], p, nice)
+    # repeated names (label already in the core name etc.) get a model number
+    dup = items.groupby(Col.NAME, sort=False).cumcount().to_numpy()
+    names = items[Col.NAME].to_numpy(dtype=object)
+    for i in np.flatnonzero(dup):
+        names[i] = f"{names[i]} {dup[i] + 1}号款"
+    items[Col.NAME] = names
+    b_idx = items["base"].to_numpy()
+    items[Col.CATEGORY] = base[Col.CATEGORY].to_numpy()[b_idx]
+    items[Col.SUBCATEGORY] = base[Col.SUBCATEGORY].to_numpy()[b_idx]
+    items[Col.SEASON] = base[Col.SEASON].to_numpy()[b_idx]
+    items["hol"] = base["hol"].to_numpy()[b_idx]
+    items["base_price"] = base[Col.PRICE].to_numpy()[b_idx]
+    return items

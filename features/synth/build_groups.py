@@ -330,40 +330,7 @@ class GroupSteps(TextSteps):
         viewed = rng.random(sess.size) < p_view
         u = rng.random(sess.size)
         joined = np.where(live, np.where(viewed, u < p_jv, u < p_jnv * act), u < p_chain)
-        # live_view / live_comment
-        s_start, s_dur = self.s_start[sess], self.s_dur[sess]
-        v = np.flatnonzero(viewed)
-        view_ts = s_start[v] + (s_dur[v] * rng.uniform(0, 0.5, v.size)).astype(np.int64)
-        live_idx = sess  # lives come first in session order, so session index == live index
-        self._emit(
-            v.size,
-            ts=view_ts,
-            et=ET[EventType.LIVE_VIEW],
-            person=person[v],
-            pref=PREF_GROUP,
-            group=self.s_group[sess[v]],
-            live=live_idx[v],
-            channel=CH_LIVE,
-        )
-        n_com = rng.binomial(3, 0.12 + 0.3 * fit[v])
-        c = np.repeat(v, n_com)
-        c_ts = s_start[c] + (s_dur[c] * rng.uniform(0.05, 1.0, c.size)).astype(np.int64)
-        persona_pool = self._keep_text(rng.random(c.size) < 0.6)
-        pools = self.cast.pools
-        pool = np.where(
-            persona_pool, pools["comment"] + self._taste(rng, person[c]), pools["comment_gen"]
-        )
-        self._emit(
-            c.size,
-            ts=c_ts,
-            et=ET[EventType.LIVE_COMMENT],
-            person=person[c],
-            pref=PREF_GROUP,
-            group=self.s_group[sess[c]],
-            live=live_idx[c],
-            text=self.text_pools.sample(rng, pool),
-            channel=CH_LIVE,
-        )
+        self._views_and_comments(rng, sess, person, viewed, fit)
         # 接龙 baskets from the featured goods (never an item the person must avoid)
         j = np.flatnonzero(joined)
         feat = self.s_feat[sess[j]]  # (J, 8)
@@ -397,7 +364,67 @@ class GroupSteps(TextSteps):
             "joined": emitted[lv],
             "fit": fit[lv].astype(np.float32),
         }
-        # when each basket joins the chain: KOCs early, viewers during the live, others later
+        self._jielong_lines(rng, sess, person, j, row, line_item, live, viewed, fit)
+
+    def _views_and_comments(
+        self,
+        rng: np.random.Generator,
+        sess: np.ndarray,
+        person: np.ndarray,
+        viewed: np.ndarray,
+        fit: np.ndarray,
+    ) -> None:
+        """live_view events of the viewers, live_comment events (more when the theme fits)."""
+        s_start, s_dur = self.s_start[sess], self.s_dur[sess]
+        v = np.flatnonzero(viewed)
+        view_ts = s_start[v] + (s_dur[v] * rng.uniform(0, 0.5, v.size)).astype(np.int64)
+        live_idx = sess  # lives come first in session order, so session index == live index
+        self._emit(
+            v.size,
+            ts=view_ts,
+            et=ET[EventType.LIVE_VIEW],
+            person=person[v],
+            pref=PREF_GROUP,
+            group=self.s_group[sess[v]],
+            live=live_idx[v],
+            channel=CH_LIVE,
+        )
+        n_com = rng.binomial(3, 0.12 + 0.3 * fit[v])
+        c = np.repeat(v, n_com)
+        c_ts = s_start[c] + (s_dur[c] * rng.uniform(0.05, 1.0, c.size)).astype(np.int64)
+        persona_pool = self._keep_text(rng.random(c.size) < 0.6)
+        pools = self.cast.pools
+        pool = np.where(
+            persona_pool, pools["comment"] + self._taste(rng, person[c]), pools["comment_gen"]
+        )
+        self._emit(
+            c.size,
+            ts=c_ts,
+            et=ET[EventType.LIVE_COMMENT],
+            person=person[c],
+            pref=PREF_GROUP,
+            group=self.s_group[sess[c]],
+            live=live_idx[c],
+            text=self.text_pools.sample(rng, pool),
+            channel=CH_LIVE,
+        )
+
+    def _jielong_lines(
+        self,
+        rng: np.random.Generator,
+        sess: np.ndarray,
+        person: np.ndarray,
+        j: np.ndarray,
+        row: np.ndarray,
+        line_item: np.ndarray,
+        live: np.ndarray,
+        viewed: np.ndarray,
+        fit: np.ndarray,
+    ) -> None:
+        """The 接龙 lines of the joined baskets; when each basket joins the chain: KOCs early,
+        viewers during the live, others later."""
+        s_start, s_dur = self.s_start[sess], self.s_dur[sess]
+        persona, pj, live_idx = self.persona[person], person[j], sess
         koc = self.koc[pj]
         dur = s_dur[j]
         delay_live = dur * rng.beta(1.3, 3.0, j.size) * (1 - 0.7 * koc)

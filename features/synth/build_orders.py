@@ -102,7 +102,19 @@ class OrderSteps(GroupSteps):
             ref=o_ref[lo],
         )
         self.order_stats = {"orders": n_o, "lines": int(lo.size), "gmv": float(amount.sum())}
-        # online funnel before the order: view -> click -> cart
+        self._funnel(rng, ts, ch, lp, item, qty)
+        self._referral_shares(rng, o_ref, o_ts, lo, item)
+
+    def _funnel(
+        self,
+        rng: np.random.Generator,
+        ts: np.ndarray,
+        ch: np.ndarray,
+        lp: np.ndarray,
+        item: np.ndarray,
+        qty: np.ndarray,
+    ) -> None:
+        """The online funnel before each online order line: view -> click -> cart."""
         online = ch != CH_STORE
         f = np.flatnonzero(online)
         cart_ts = ts[f] - rng.integers(60, 1800, f.size)
@@ -125,7 +137,17 @@ class OrderSteps(GroupSteps):
                 qty=qty[f][m] if et == EventType.CART else 0,
                 channel=fch[m],
             )
-        # the share events behind referral orders (one per order, shortly before it)
+
+    def _referral_shares(
+        self,
+        rng: np.random.Generator,
+        o_ref: np.ndarray,
+        o_ts: np.ndarray,
+        lo: np.ndarray,
+        item: np.ndarray,
+    ) -> None:
+        """The share events behind referral orders (one per order, shortly before it)."""
+        n_o = o_ts.size
         r = np.flatnonzero(o_ref >= 0)
         first_line = np.full(n_o, -1)
         with_lines, first_idx = np.unique(lo, return_index=True)
