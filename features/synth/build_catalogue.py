@@ -41,6 +41,8 @@ from features.synth.state import (
 
 
 class CatalogueSteps(BuilderState):
+    """The calendar (days, periods, hours), the catalogue and the item distributions."""
+
     def calendar(self) -> None:
         cfg, rng = self.cfg, self.rng["calendar"]
         end = pd.Timestamp(cfg.end)
@@ -234,8 +236,6 @@ class CatalogueSteps(BuilderState):
         out = item.copy()
         out[m] = self.var_sorted[self.var_start[b[m]] + (q * cnt[m]).astype(np.int64)]
         return out
-
-    # ---- people ------------------------------------------------------------------------------
 
 
 _Record = tuple[int, str, float, str, float, bool]  # base, name, price, attrs, popularity, is base

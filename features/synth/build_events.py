@@ -31,6 +31,8 @@ from features.synth.state import (
 
 
 class EventSteps(OrderSteps):
+    """The event log: every step's parts clipped, sorted, identified and formatted."""
+
     def events(self) -> pd.DataFrame:
         """Concatenate, clip to the window, sort by time, give ids, format; column by column."""
         rng = self.rng["assemble"]
@@ -135,5 +137,3 @@ class EventSteps(OrderSteps):
                 if (sel := basket_seen & ~is_order & (basket_persona == i)).any()
             },
         }
-
-    # ---- truth -------------------------------------------------------------------------------

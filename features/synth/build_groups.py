@@ -45,22 +45,12 @@ from features.synth.specs import (
 
 
 class GroupSteps(TextSteps):
+    """Groups and memberships, hosts, lives and plain 接龙 chains, invitations."""
+
     def groups(self) -> None:
         cfg, rng = self.cfg, self.rng["groups"]
         n, n_comp = self.n, self.n_comp
-        # compound names
-        names = [p + s for p in COMPOUND_PREFIXES for s in COMPOUND_SUFFIXES]
-        names = [names[i] for i in rng.permutation(len(names))]
-        n_names = len(names)
-        comp_names = [
-            names[c % n_names]
-            + (
-                EXTRA_PHASES[c // n_names]
-                if c // n_names < len(EXTRA_PHASES)
-                else f"{c // n_names + 1}期"
-            )
-            for c in range(n_comp)
-        ]
+        comp_names = _compound_names(rng, n_comp)
         self.comp_names = comp_names
         self.leaders = np.array([f"tz{c + 1:05d}" for c in range(n_comp)])
         reachable = self.has[:, WECOM] | self.has[:, OPENID]
@@ -111,7 +101,27 @@ class GroupSteps(TextSteps):
         created = np.minimum(created, self.t_end - 20 * DAY)
         m_group = np.concatenate(m_groups)
         m_person = np.concatenate(m_persons)
-        # membership spans
+        joined, left = self._membership_spans(rng, created, m_group, m_person)
+        order = np.lexsort((m_person, m_group))
+        self.m_group, self.m_person = m_group[order], m_person[order]
+        self.m_joined, self.m_left = joined[order], left[order]
+        self.g_size = np.bincount(self.m_group, minlength=n_groups)
+        self.g_start = np.concatenate([[0], np.cumsum(self.g_size)[:-1]])
+        self.g_comp, self.g_type, self.g_created = g_comp, g_type, created
+        self.g_name = g_name
+        self.n_groups = n_groups
+        self.gen_group = gen_group
+        width = max(5, len(str(n_groups)))
+        self.group_ids = pa.array([f"G{i + 1:0{width}d}" for i in range(n_groups)], pa.string())
+
+    def _membership_spans(
+        self,
+        rng: np.random.Generator,
+        created: np.ndarray,
+        m_group: np.ndarray,
+        m_person: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """When each member joined and left (never left: int64 max); churned people leave."""
         span = self.t_end - created[m_group]
         joined = created[m_group] + (span * rng.beta(0.5, 3.0, m_group.size)).astype(np.int64)
         late = self.t0 + self.active_from[m_person] * DAY + rng.integers(0, DAY, m_group.size)
@@ -127,17 +137,7 @@ class GroupSteps(TextSteps):
             np.int64
         )
         left = np.where(quits & (q_at > joined + DAY), q_at, left)
-        order = np.lexsort((m_person, m_group))
-        self.m_group, self.m_person = m_group[order], m_person[order]
-        self.m_joined, self.m_left = joined[order], left[order]
-        self.g_size = np.bincount(self.m_group, minlength=n_groups)
-        self.g_start = np.concatenate([[0], np.cumsum(self.g_size)[:-1]])
-        self.g_comp, self.g_type, self.g_created = g_comp, g_type, created
-        self.g_name = g_name
-        self.n_groups = n_groups
-        self.gen_group = gen_group
-        width = max(5, len(str(n_groups)))
-        self.group_ids = pa.array([f"G{i + 1:0{width}d}" for i in range(n_groups)], pa.string())
+        return joined, left
 
     def groups_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         rng = self.rng["groups"]
@@ -175,23 +175,8 @@ class GroupSteps(TextSteps):
 
     def sessions(self) -> None:
         cfg, rng = self.cfg, self.rng["sessions"]
-        n_hosts = max(len(HOST_TEMPLATES), round(self.n_groups / 15))
-        tmpl = np.concatenate(
-            [
-                np.arange(len(HOST_TEMPLATES)),
-                rng.integers(0, len(HOST_TEMPLATES), n_hosts - len(HOST_TEMPLATES)),
-            ]
-        )
-        sur = rng.integers(0, len(SURNAMES), n_hosts)
-        pre = rng.integers(0, len(HOST_PREFIXES), n_hosts)
-        self.host_names = [
-            f"{HOST_TEMPLATES[t][0]}{HOST_PREFIXES[x]}{SURNAMES[s]}"
-            for t, s, x in zip(tmpl, sur, pre, strict=True)
-        ]
-        self.host_tags = [HOST_TEMPLATES[t][1] for t in tmpl]
-        tagsets = [set(t.split(LIST_SEP)) for t in self.host_tags]
-        match = np.array([[bool(set(th.host_tags) & ts) for ts in tagsets] for th in THEMES])
-        self.n_hosts = n_hosts
+        match = self._hosts(rng)
+        n_hosts = self.n_hosts
         # sessions per group
         act_from = np.maximum(self.g_created, self.t0)
         months_eff = (self.t_end - act_from) / (MONTH_DAYS * DAY)
@@ -231,7 +216,53 @@ class GroupSteps(TextSteps):
             if fits.size:
                 host[m] = fits[rng.integers(0, fits.size, m.sum())]
         host_fit = match[theme, host]
-        # featured goods: 4-8 for lives, 1-3 for chains, from the theme's goods in season
+        self.s_feat = self._featured(rng, theme, period, is_live)
+        # order: lives first (live ids follow start time), then chains
+        o = np.lexsort((start, ~is_live))
+        self.s_group, self.s_is_live, self.s_day = s_group[o], is_live[o], day[o]
+        self.s_start, self.s_dur, self.s_theme = start[o], dur[o], theme[o]
+        self.s_host, self.s_host_fit, self.s_feat = host[o], host_fit[o], self.s_feat[o]
+        self.s_discount = np.where(
+            self.s_is_live, rng.uniform(0.8, 0.95, n_s), rng.uniform(0.85, 0.97, n_s)
+        )
+        self.n_lives = int(is_live.sum())
+        self.n_sessions = n_s
+        self.live_titles = self._live_titles(rng.integers(0, 3, n_s))
+        width = max(5, len(str(self.n_lives)))
+        self.live_ids = pa.array([f"L{i + 1:0{width}d}" for i in range(self.n_lives)], pa.string())
+        hw = max(3, len(str(n_hosts)))
+        self.host_ids = pa.array([f"H{i + 1:0{hw}d}" for i in range(n_hosts)], pa.string())
+
+    def _hosts(self, rng: np.random.Generator) -> np.ndarray:
+        """Hosts (every template once, then random ones); returns (theme, host) tag match."""
+        n_hosts = max(len(HOST_TEMPLATES), round(self.n_groups / 15))
+        tmpl = np.concatenate(
+            [
+                np.arange(len(HOST_TEMPLATES)),
+                rng.integers(0, len(HOST_TEMPLATES), n_hosts - len(HOST_TEMPLATES)),
+            ]
+        )
+        sur = rng.integers(0, len(SURNAMES), n_hosts)
+        pre = rng.integers(0, len(HOST_PREFIXES), n_hosts)
+        self.host_names = [
+            f"{HOST_TEMPLATES[t][0]}{HOST_PREFIXES[x]}{SURNAMES[s]}"
+            for t, s, x in zip(tmpl, sur, pre, strict=True)
+        ]
+        self.host_tags = [HOST_TEMPLATES[t][1] for t in tmpl]
+        tagsets = [set(t.split(LIST_SEP)) for t in self.host_tags]
+        match = np.array([[bool(set(th.host_tags) & ts) for ts in tagsets] for th in THEMES])
+        self.n_hosts = n_hosts
+        return match
+
+    def _featured(
+        self,
+        rng: np.random.Generator,
+        theme: np.ndarray,
+        period: np.ndarray,
+        is_live: np.ndarray,
+    ) -> np.ndarray:
+        """Featured goods: 4-8 for lives, 1-3 for chains, from the theme's goods in season."""
+        n_s = theme.size
         cand = self._sample_items(
             rng, np.repeat(self.src_theme0 + theme, 8), np.repeat(period, 8)
         ).reshape(n_s, 8)
@@ -243,19 +274,11 @@ class GroupSteps(TextSteps):
         dup = np.take_along_axis(dup, perm, axis=1)
         k = np.where(is_live, rng.integers(4, 9, n_s), rng.integers(1, 4, n_s))
         keep = (~dup) & (np.arange(8)[None, :] < k[:, None])
-        self.s_feat = np.where(keep, cand, -1).astype(np.int64)
-        # order: lives first (live ids follow start time), then chains
-        o = np.lexsort((start, ~is_live))
-        self.s_group, self.s_is_live, self.s_day = s_group[o], is_live[o], day[o]
-        self.s_start, self.s_dur, self.s_theme = start[o], dur[o], theme[o]
-        self.s_host, self.s_host_fit, self.s_feat = host[o], host_fit[o], self.s_feat[o]
-        self.s_discount = np.where(
-            self.s_is_live, rng.uniform(0.8, 0.95, n_s), rng.uniform(0.85, 0.97, n_s)
-        )
-        self.n_lives = int(is_live.sum())
-        self.n_sessions = n_s
-        title_pick = rng.integers(0, 3, n_s)
-        titles = []
+        return np.where(keep, cand, -1).astype(np.int64)
+
+    def _live_titles(self, title_pick: np.ndarray) -> list[str]:
+        """Live titles from the theme (holiday titles for gift lives in a holiday period)."""
+        titles: list[str] = []
         for s in range(self.n_lives):
             th = THEMES[self.s_theme[s]]
             kind = self.period_kind[self.day_period[self.s_day[s]]]
@@ -264,11 +287,7 @@ class GroupSteps(TextSteps):
                 titles.append(options[title_pick[s] % len(options)])
             else:
                 titles.append(th.titles[title_pick[s] % len(th.titles)])
-        self.live_titles = titles
-        width = max(5, len(str(self.n_lives)))
-        self.live_ids = pa.array([f"L{i + 1:0{width}d}" for i in range(self.n_lives)], pa.string())
-        hw = max(3, len(str(n_hosts)))
-        self.host_ids = pa.array([f"H{i + 1:0{hw}d}" for i in range(n_hosts)], pa.string())
+        return titles
 
     def lives_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         rng = self.rng["sessions"]
@@ -465,4 +484,18 @@ class GroupSteps(TextSteps):
             channel=CH_GROUP,
         )
 
-    # ---- orders, funnels, browsing, searching, chatting, sharing ------------------------------
+
+def _compound_names(rng: np.random.Generator, n_comp: int) -> list[str]:
+    """Compound names: prefix x suffix in random order, then further phases (二期, ...)."""
+    names = [p + s for p in COMPOUND_PREFIXES for s in COMPOUND_SUFFIXES]
+    names = [names[i] for i in rng.permutation(len(names))]
+    n_names = len(names)
+    return [
+        names[c % n_names]
+        + (
+            EXTRA_PHASES[c // n_names]
+            if c // n_names < len(EXTRA_PHASES)
+            else f"{c // n_names + 1}期"
+        )
+        for c in range(n_comp)
+    ]

@@ -27,6 +27,8 @@ from features.synth.helpers import (
 
 
 class OrderSteps(GroupSteps):
+    """Orders with their funnels and shares; browsing, searching, chatting, sharing."""
+
     def orders(self) -> None:
         cfg, rng = self.cfg, self.rng["orders"]
         n = self.n
@@ -311,5 +313,3 @@ class OrderSteps(GroupSteps):
             group=g,
             channel=np.where(g >= 0, CH_GROUP, CH_MINIAPP),
         )
-
-    # ---- text pools --------------------------------------------------------------------------

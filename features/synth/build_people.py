@@ -36,6 +36,8 @@ from features.synth.specs import (
 
 
 class PeopleSteps(CatalogueSteps):
+    """People (personas, propensities, active spans) and their identifiers."""
+
     def people(self) -> None:
         cfg, rng = self.cfg, self.rng["people"]
         n = cfg.people
@@ -266,5 +268,3 @@ class PeopleSteps(CatalogueSteps):
             self.rng["knobs"].random(self.has.shape) < self.cfg.unlinked_share
         )
         return ~(self.unlinked[person, ta] | self.unlinked[person, tb])
-
-    # ---- groups ------------------------------------------------------------------------------

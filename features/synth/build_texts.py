@@ -34,6 +34,8 @@ from features.synth.specs import (
 
 
 class TextSteps(PeopleSteps):
+    """The text pools (searches, chats, comments) and the leaders' manual tags."""
+
     def texts(self) -> None:
         texts: list[str] = []
         index: dict[str, int] = {}
@@ -122,5 +124,3 @@ class TextSteps(PeopleSteps):
             }
         )
         return _to_pandas(table)
-
-    # ---- the event log -----------------------------------------------------------------------

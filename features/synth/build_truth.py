@@ -36,6 +36,8 @@ from features.synth.specs import (
 
 
 class TruthSteps(EventSteps):
+    """The truth tables: people, identifiers, live propensities, groups."""
+
     def truth_people(self) -> pd.DataFrame:
         n = self.n
         width = max(6, len(str(n)))
