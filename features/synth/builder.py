@@ -91,24 +91,12 @@ def generate(config: SynthConfig, progress: bool = False) -> World:
     finally:
         if bar is not None:
             bar.close()
-    items = b.items
-    items_df = pd.DataFrame(
-        {
-            Col.ITEM_ID: items[Col.ITEM_ID].to_numpy(dtype=object),
-            Col.NAME: items[Col.NAME].to_numpy(dtype=object),
-            Col.CATEGORY: items[Col.CATEGORY].to_numpy(dtype=object),
-            Col.PRICE: b.item_price,
-            Col.SUBCATEGORY: items[Col.SUBCATEGORY].to_numpy(dtype=object),
-            Col.ATTRIBUTES: items["attrs"].replace("", None).to_numpy(dtype=object),
-            Col.SEASON: items[Col.SEASON].replace("", None).to_numpy(dtype=object),
-        }
-    )
     groups_df, members_df = out["group_tables"]
     lives_df, hosts_df = out["live_tables"]
     tables = {
         "events": out["events"],
         "identity_links": out["identity_links"],
-        "items": items_df,
+        "items": _items_table(b),
         "groups": groups_df,
         "group_members": members_df,
         "live_sessions": lives_df,
@@ -131,6 +119,22 @@ def generate(config: SynthConfig, progress: bool = False) -> World:
         truth=truth,
         personas=personas_document(b.cast),
         summary=summary,
+    )
+
+
+def _items_table(b: _Builder) -> pd.DataFrame:
+    """The SCHEMA items table of the drawn catalogue."""
+    items = b.items
+    return pd.DataFrame(
+        {
+            Col.ITEM_ID: items[Col.ITEM_ID].to_numpy(dtype=object),
+            Col.NAME: items[Col.NAME].to_numpy(dtype=object),
+            Col.CATEGORY: items[Col.CATEGORY].to_numpy(dtype=object),
+            Col.PRICE: b.item_price,
+            Col.SUBCATEGORY: items[Col.SUBCATEGORY].to_numpy(dtype=object),
+            Col.ATTRIBUTES: items["attrs"].replace("", None).to_numpy(dtype=object),
+            Col.SEASON: items[Col.SEASON].replace("", None).to_numpy(dtype=object),
+        }
     )
 
 
