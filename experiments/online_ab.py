@@ -82,6 +82,10 @@ class OnlineABResult:
         return rows.iloc[0]
 
 
+class NoOutcomes(ValueError):
+    """Nothing to compare yet (no exposure analysed, or none with a click or an order)."""
+
+
 # -- attribution (pure) ----------------------------------------------------------------------------
 def _utc(ts: pd.Series) -> pd.Series:
     """Timestamps (text or datetime) as UTC."""
@@ -119,6 +123,8 @@ def attribute(
     et = ev[Col.EVENT_TYPE].astype(str)
     buys = [str(e) for e in PURCHASE_EVENTS]
     ev = ev[et.isin([str(EventType.CLICK), *buys])]
+    if ev.empty:  # no click or order yet: every exposure is without an outcome
+        return exp.assign(clicked=False, converted=False, revenue=0.0)
     amount = ev[Col.AMOUNT] if Col.AMOUNT in ev.columns else pd.Series(0.0, index=ev.index)
     ev = pd.DataFrame(
         {
@@ -380,6 +386,15 @@ def run_analysis(
     if not len(exposures):
         raise ValueError(f"no exposures under {exposures_dir}")
     per_exp = attribute(exposures, events, window_hours, endpoints)
+    if not len(per_exp):
+        raise NoOutcomes(
+            f"none of the {len(exposures)} exposures is of the endpoints {', '.join(endpoints)}"
+        )
+    if not (per_exp["clicked"].any() or per_exp["converted"].any()):
+        raise NoOutcomes(
+            f"no outcomes yet: none of the {len(per_exp)} exposures was followed by a click or "
+            f"an order within {window_hours:g} hours; run again when events have arrived"
+        )
     result = analyse(per_exp, alpha, n_boot, seed, challenger_share)
     versions = (
         exposures.dropna(subset=["variant"])
@@ -557,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
             settings.seed,
             share,
         )
+    except NoOutcomes as exc:
+        print(f"linli online-ab: {exc}")
+        return 0
     except (ValueError, FileNotFoundError, KeyError) as exc:
         print(f"linli online-ab: error: {exc}", file=sys.stderr)
         return 2

@@ -26,9 +26,14 @@ step log as ``retrain/steps.json``):
    (``linli.retrain.reason``) and printed.
 5. **register** (promotion only): the challenger config refit on the whole new feature store,
    logged and registered (nested training run, holdout metrics attached).
-6. **promote**: the bundle for the new version is exported to a staging folder first; then
-   the alias ``champion`` moves to it and the staging folder is renamed into place (the old
-   bundle is kept as ``<bundle>.previous``). If the swap fails the alias moves back.
+6. **promote** (:mod:`serving.pointer`): the new version's bundle is exported to its own
+   folder ``<bundle>-v<N>``; an intent record (old and new target, version) is synced; the
+   pointer ``<bundle> -> <bundle>-v<N>`` is replaced in one :func:`os.replace` (the commit
+   point); then the alias ``champion`` moves and the intent is cleared. A plain bundle folder
+   (from ``linli export``) is first renamed ``<bundle>-v<old>`` and pointed at. Killed at
+   any point, :func:`training.promotion.reconcile` (start of every run) and the server's start finish a flipped
+   promotion (the alias follows the pointer) or undo an unflipped one. A finished run counts
+   as "already done" only when the alias and the bundle name the same version.
 7. **reload**: ``POST <reload-url>/admin/reload`` with the admin token (env
    ``LINLI_ADMIN_TOKEN``): the server loads the new bundle in the background and swaps it in
    by reference, so requests in flight finish on the old one and none is dropped. Without a
@@ -36,7 +41,7 @@ step log as ``retrain/steps.json``):
 
 A failure at any step marks the run FAILED with the step and error (tags
 ``linli.retrain.failed_step`` / ``.error``); nothing before step 6 touches the registry
-aliases or the bundle, and step 6 undoes its alias move, so the champion keeps serving.
+aliases or the served bundle, and step 6 moves the alias only after the pointer flipped.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store_layout as store
+from serving import pointer
+from training import promotion
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.retrain")
@@ -209,9 +216,9 @@ def retrain_root(settings: Settings) -> Path:
 
 def current_features(settings: Settings) -> Path | None:
     """The feature store the serving bundle was built from (last promotion, else WORK/features)."""
-    pointer = retrain_root(settings) / CURRENT
-    if pointer.exists():
-        path = Path(json.loads(pointer.read_text())["features"])
+    record = retrain_root(settings) / CURRENT
+    if record.exists():
+        path = Path(json.loads(record.read_text())["features"])
         if path.exists():
             return path
     default = settings.work_dir / "features"
@@ -283,22 +290,6 @@ def previous_run(key: str, settings: Settings) -> dict[str, Any] | None:
     return {"run_id": r["run_id"], "decision": r[col], "reason": r.get(f"tags.{TAG_REASON}", "")}
 
 
-def swap_into_place(staging: Path, live: Path) -> Path | None:
-    """Rename ``staging`` to ``live``; the old ``live`` becomes ``<live>.previous`` (returned)."""
-    previous = live.with_name(f"{live.name}.previous")
-    if previous.exists():
-        shutil.rmtree(previous)
-    if live.exists():
-        live.rename(previous)
-    try:
-        staging.rename(live)
-    except BaseException:
-        if previous.exists() and not live.exists():
-            previous.rename(live)
-        raise
-    return previous if previous.exists() else None
-
-
 def reload_server(
     url: str, bundle: Path, settings: Settings, timeout: float = 60.0
 ) -> dict[str, Any]:
@@ -309,7 +300,7 @@ def reload_server(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     r = httpx.post(
         f"{url.rstrip('/')}/admin/reload",
-        json={"bundle_dir": str(bundle.resolve())},
+        json={"bundle_dir": str(bundle.absolute())},  # the pointer, not its target
         headers=headers,
         timeout=timeout,
     )
@@ -356,6 +347,26 @@ class _Steps:
 
 
 # -- the job ---------------------------------------------------------------------------------------------
+@dataclass
+class _Job:
+    """What one run carries from step to step."""
+
+    data_dir: Path
+    settings: Settings
+    cfg: RetrainConfig
+    bundle_dir: Path
+    export: bool
+    reload_url: str | None
+    fp: dict[str, Any]
+    out: RetrainOutcome
+    steps: _Steps
+    features: Path = Path()
+    kind: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    ab: dict[str, Any] | None = None
+    version: str | None = None
+
+
 def retrain(
     data_dir: Path | str,
     settings: Settings | None = None,
@@ -373,116 +384,166 @@ def retrain(
     data_dir = Path(data_dir)
     bundle_dir = Path(bundle or settings.serving.bundle_dir or settings.work_dir / "bundle")
     with job_lock(settings):
+        recovered = promotion.reconcile(bundle_dir, settings)
+        if recovered not in (pointer.CLEAN, pointer.BUSY):
+            log.warning("a killed promotion was %s", recovered)
         champion = tracking.alias_version("champion", settings)
         if champion is None and cfg.model is None:
             raise ValueError("no champion yet: name the first model with --model KIND")
         fp = data_fingerprint(data_dir, store_fingerprint(settings))
         key = run_key(fp["digest"], cfg)
-        if not force and (prior := previous_run(key, settings)) is not None:
-            return RetrainOutcome(
-                key,
-                prior["run_id"],
-                "skipped",
-                f"already done in run {prior['run_id']}: {prior['decision']} ({prior['reason']})",
-                champion,
-                champion,
-            )
+        if not force and (done := _already_done(key, champion, bundle_dir, export, settings)):
+            return done
         steps = _Steps()
         out = RetrainOutcome(key, None, "refused", "", champion, champion, steps=steps.records)
+        job = _Job(data_dir, settings, cfg, bundle_dir, export, reload_url, fp, out, steps)
         tags = {tracking.TAG_RUN_TYPE: "retrain", TAG_KEY: key}
         name = f"retrain {fp['digest'][:8]}: {cfg.model or 'champion config'} vs champion"
         with tracking.run(name, settings, tags=tags) as run_id:
             out.run_id = run_id
-            tracking.log_params(cfg.model_dump(mode="json"), prefix="retrain.")
-            tracking.log_params(
-                {
-                    "data_dir": str(data_dir.resolve()),
-                    "data_digest": fp["digest"],
-                    "data_files": len(fp["files"]),
-                    "champion_before": champion or "none",
-                    "bundle": str(bundle_dir),
-                },
-                prefix="retrain.",
-            )
-            current = "features"
-            try:
-                with steps("features") as rec:
-                    features = retrain_root(settings) / fp["digest"] / "features"
-                    rec.detail = build_features(data_dir, features, fp["digest"], settings)
-                    out.features = str(features)
-                current = "evaluate"
-                with steps("evaluate") as rec:
-                    ab, kind, params = _evaluate(features, champion, cfg, settings)
-                    rec.detail = {
-                        "kind": kind,
-                        "params": params,
-                        **({"ab_run": ab["run_id"]} if ab else {}),
-                    }
-                    out.ab = ab or {}
-                current = "decide"
-                with steps("decide") as rec:
-                    decision = (
-                        decide(ab["table"], cfg)
-                        if ab
-                        else Decision(True, "promoted: no champion yet", cfg.metric)
-                    )
-                    rec.detail = asdict(decision)
-                    out.reason = decision.reason
-                    tracking.set_tags({TAG_REASON: decision.reason[:5000]})
-                    tracking.log_metrics(
-                        {
-                            "decision.diff": decision.diff,
-                            "decision.ci_low": decision.ci_low,
-                            "decision.ci_high": decision.ci_high,
-                            "decision.guard_diff": decision.guard_diff,
-                            "decision.promote": float(decision.promote),
-                        }
-                    )
-                if decision.promote:
-                    current = "register"
-                    with steps("register") as rec:
-                        version = _register(features, kind, params, ab, settings)
-                        rec.detail = {"version": version}
-                    current = "promote"
-                    with steps("promote") as rec:
-                        rec.detail = _promote(
-                            features, version, champion, bundle_dir, export, settings
-                        )
-                    out.decision, out.champion_after = "promoted", version
-                    if reload_url and export:
-                        current = "reload"
-                        with steps("reload") as rec:
-                            try:
-                                ans = reload_server(reload_url, bundle_dir, settings)
-                                rec.detail = {
-                                    "status": ans.get("status"),
-                                    "variants": ans.get("variants"),
-                                }
-                            except Exception as exc:  # the bundle is in place: a restart serves it
-                                rec.detail = {
-                                    "status": "failed",
-                                    "error": str(exc),
-                                    "action": "restart the server (linli serve) to serve the new champion",
-                                }
-                                log.warning(
-                                    "reload failed (%s): restart the server to serve v%s",
-                                    exc,
-                                    version,
-                                )
-                tracking.set_tags({TAG_DECISION: out.decision, TAG_STEP: "done"})
-            except BaseException as exc:
-                tracking.set_tags(
-                    {
-                        TAG_FAILED: current,
-                        "linli.retrain.error": f"{type(exc).__name__}: {exc}"[:5000],
-                    }
-                )
-                _write_steps(steps.records, out, settings)
-                raise RetrainError(
-                    current, exc, tracking.alias_version("champion", settings)
-                ) from exc
-            _write_steps(steps.records, out, settings)
+            _log_job_params(job)
+            _run_steps(job)
         return out
+
+
+def _already_done(
+    key: str, champion: str | None, bundle_dir: Path, export: bool, settings: Settings
+) -> RetrainOutcome | None:
+    """The finished run with this key, when the alias and the bundle agree on the champion."""
+    prior = previous_run(key, settings)
+    if prior is None:
+        return None
+    served = bundle_versions(bundle_dir).get("champion")
+    if export and served != champion:
+        log.warning(
+            "run %s is finished but the bundle serves v%s and the alias names v%s: running again",
+            prior["run_id"],
+            served,
+            champion,
+        )
+        return None
+    reason = f"already done in run {prior['run_id']}: {prior['decision']} ({prior['reason']})"
+    return RetrainOutcome(key, prior["run_id"], "skipped", reason, champion, champion)
+
+
+def _log_job_params(job: _Job) -> None:
+    from training import tracking
+
+    tracking.log_params(job.cfg.model_dump(mode="json"), prefix="retrain.")
+    tracking.log_params(
+        {
+            "data_dir": str(job.data_dir.resolve()),
+            "data_digest": job.fp["digest"],
+            "data_files": len(job.fp["files"]),
+            "champion_before": job.out.champion_before or "none",
+            "bundle": str(job.bundle_dir),
+        },
+        prefix="retrain.",
+    )
+
+
+def _run_steps(job: _Job) -> None:
+    """features -> evaluate -> decide -> (register -> promote -> reload); failures tagged."""
+    from training import tracking
+
+    out = job.out
+    current = "features"
+    try:
+        for current, step in (
+            ("features", _step_features),
+            ("evaluate", _step_evaluate),
+            ("decide", _step_decide),
+        ):
+            with job.steps(current) as rec:
+                step(job, rec)
+        if out.reason.startswith("promoted"):
+            for current, step in (("register", _step_register), ("promote", _step_promote)):
+                with job.steps(current) as rec:
+                    step(job, rec)
+            out.decision, out.champion_after = "promoted", job.version
+            if job.reload_url and job.export:
+                current = "reload"
+                with job.steps("reload") as rec:
+                    _step_reload(job, rec)
+        tracking.set_tags({TAG_DECISION: out.decision, TAG_STEP: "done"})
+    except BaseException as exc:
+        tracking.set_tags(
+            {TAG_FAILED: current, "linli.retrain.error": f"{type(exc).__name__}: {exc}"[:5000]}
+        )
+        _write_steps(job.steps.records, out, job.settings)
+        raise RetrainError(current, exc, tracking.alias_version("champion", job.settings)) from exc
+    _write_steps(job.steps.records, out, job.settings)
+
+
+def _step_features(job: _Job, rec: StepRecord) -> None:
+    job.features = retrain_root(job.settings) / job.fp["digest"] / "features"
+    rec.detail = build_features(job.data_dir, job.features, job.fp["digest"], job.settings)
+    job.out.features = str(job.features)
+
+
+def _step_evaluate(job: _Job, rec: StepRecord) -> None:
+    job.ab, job.kind, job.params = _evaluate(
+        job.features, job.out.champion_before, job.cfg, job.settings
+    )
+    rec.detail = {
+        "kind": job.kind,
+        "params": job.params,
+        **({"ab_run": job.ab["run_id"]} if job.ab else {}),
+    }
+    job.out.ab = job.ab or {}
+
+
+def _step_decide(job: _Job, rec: StepRecord) -> None:
+    from training import tracking
+
+    decision = (
+        decide(job.ab["table"], job.cfg)
+        if job.ab
+        else Decision(True, "promoted: no champion yet", job.cfg.metric)
+    )
+    rec.detail = asdict(decision)
+    job.out.reason = decision.reason
+    tracking.set_tags({TAG_REASON: decision.reason[:5000]})
+    tracking.log_metrics(
+        {
+            "decision.diff": decision.diff,
+            "decision.ci_low": decision.ci_low,
+            "decision.ci_high": decision.ci_high,
+            "decision.guard_diff": decision.guard_diff,
+            "decision.promote": float(decision.promote),
+        }
+    )
+
+
+def _step_register(job: _Job, rec: StepRecord) -> None:
+    job.version = _register(job.features, job.kind, job.params, job.ab, job.settings)
+    rec.detail = {"version": job.version}
+
+
+def _step_promote(job: _Job, rec: StepRecord) -> None:
+    assert job.version is not None
+    rec.detail = promotion.promote(
+        job.features,
+        job.version,
+        job.out.champion_before,
+        job.bundle_dir,
+        job.export,
+        job.settings,
+    )
+
+
+def _step_reload(job: _Job, rec: StepRecord) -> None:
+    assert job.reload_url is not None
+    try:
+        ans = reload_server(job.reload_url, job.bundle_dir, job.settings)
+        rec.detail = {"status": ans.get("status"), "variants": ans.get("variants")}
+    except Exception as exc:  # the pointer is flipped: a restarted server serves the new one
+        rec.detail = {
+            "status": "failed",
+            "error": str(exc),
+            "action": "restart the server (linli serve) to serve the new champion",
+        }
+        log.warning("reload failed (%s): restart the server to serve v%s", exc, job.version)
 
 
 def _write_steps(records: list[StepRecord], out: RetrainOutcome, settings: Settings) -> None:
@@ -583,68 +644,6 @@ def _register(
     if rec.logged.version is None:
         raise RuntimeError("the model was logged but not registered")
     return rec.logged.version
-
-
-def _promote(
-    features: Path,
-    version: str,
-    old: str | None,
-    bundle_dir: Path,
-    export: bool,
-    settings: Settings,
-) -> dict[str, Any]:
-    """Stage the new bundle, move the champion alias, swap the bundle in (alias undone on failure)."""
-    from training import tracking
-    from training.export import ExportVariant, export_bundle
-
-    detail: dict[str, Any] = {"version": version, "previous": old}
-    staging = None
-    if export:
-        loaded = tracking.load_recommender(version=version, settings=settings)
-        variants = {
-            "champion": ExportVariant(
-                loaded.model,
-                {
-                    "registered_model": settings.tracking.registered_model,
-                    "version": loaded.version,
-                    "run_id": loaded.run_id,
-                    "alias": "champion",
-                    "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-                },
-                loaded.users,
-                loaded.items,
-            )
-        }
-        staging = bundle_dir.with_name(f"{bundle_dir.name}.staging")
-        if staging.exists():
-            shutil.rmtree(staging)
-        matching = [features.resolve().parent / "matching", settings.work_dir / "matching"]
-        export_bundle(features, staging, variants, matching)
-        detail["staged"] = str(staging)
-    tracking.set_alias("champion", version, settings)
-    try:
-        if staging is not None:
-            prev = swap_into_place(staging, bundle_dir)
-            detail |= {"bundle": str(bundle_dir), "previous_bundle": str(prev or "")}
-        tracking.delete_alias("challenger", settings)  # it is the champion now
-        pointer = retrain_root(settings) / CURRENT
-        pointer.write_text(
-            json.dumps(
-                {
-                    "features": str(features.resolve()),
-                    "version": version,
-                    "bundle": str(bundle_dir),
-                    "at": pd.Timestamp.now(tz="UTC").isoformat(),
-                }
-            )
-        )
-    except BaseException:
-        if old is not None:
-            tracking.set_alias("champion", old, settings)
-        else:
-            tracking.delete_alias("champion", settings)
-        raise
-    return detail
 
 
 def main(argv: list[str] | None = None) -> int:

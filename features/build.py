@@ -141,7 +141,12 @@ def build_store(
             if refs is not None and refs.notna().any():
                 rt, rv = split_key(refs.dropna())
                 seen.append(sightings(rt, rv))
-        identity = resolve(pd.concat(seen, ignore_index=True), links, previous_identity)
+        identity = resolve(
+            pd.concat(seen, ignore_index=True),
+            links,
+            previous_identity,
+            settings.features.max_people_per_identifier,
+        )
 
     with _step("attach user ids", timings, bar):
         events = _with_user(events, identity)
@@ -205,6 +210,7 @@ def build_store(
         "users_after_unification": int(events[Col.USER_ID].nunique()),
         "users_total": int(identity.table[Col.USER_ID].nunique()),
         "merges_of_known_users": int(len(identity.merges)),
+        "suspicious_shared_identifiers": int(len(identity.suspicious)),
         "events_kept": int(len(events)),
         "items": int(len(items)),
         "items_not_in_catalogue": int((~items["in_catalogue"]).sum()),
@@ -241,6 +247,8 @@ def write_store(
         rej.to_csv(store.rejects_path(out, table), index=False, encoding="utf-8")
     if fs.identity.table is not None:
         fs.identity.table.to_parquet(out / store.IDENTITY, index=False)
+    if len(fs.identity.suspicious):  # shared identifiers set aside, not merged through
+        fs.identity.suspicious.to_csv(out / store.SUSPICIOUS, index=False, encoding="utf-8")
     merges_path = out / store.MERGES
     merges = fs.identity.merges.assign(logged_at=pd.Timestamp.now(tz="UTC"))
     if merges_path.exists():  # the merge log is append-only across rebuilds

@@ -23,10 +23,14 @@ validates it together with the data directory's files.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import re
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -46,10 +50,15 @@ CONTROL = "control"
 _CHUNK = 500
 
 Row = dict[str, str | None]
+log = logging.getLogger("linli.event_store")
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened, read or written (the message names it, without secrets)."""
+
+
+class _Stale(Exception):
+    """A write found its connection dead before COMMIT (nothing stored): redo it once."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,14 @@ class EventStore(ABC):
         )
         return [Change(int(s), k, key, json.loads(p)) for s, k, key, p in rows]
 
+    def healthy(self) -> bool:
+        """Whether the store answers a read now (reconnecting first if it was lost)."""
+        try:
+            self._fetch("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
     def count_events(self) -> int:
         """How many events are stored."""
         return int(self._fetch("SELECT count(*) FROM events")[1][0][0])
@@ -187,6 +204,22 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///") :])
 
 
+def private_file(path: Path) -> None:
+    """Create `path` (and its missing folders) readable by the owner only: 0600 in 0700 folders.
+
+    The store holds raw identifiers (phones, WeCom ids). Folders created here get 0700; an
+    existing file and its SQLite companions (``-wal``, ``-shm``, ``-journal``) are set to 0600.
+    """
+    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for p in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if p.exists():
+            os.chmod(p, 0o600)
+
+
 class SqliteStore(EventStore):
     """WAL + synchronous=FULL SQLite file; one write connection, one read connection."""
 
@@ -194,7 +227,7 @@ class SqliteStore(EventStore):
         self.url = url
         self.path = sqlite_path(url)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
             self._w = self._connect()
             for stmt in _sqlite_schema():
                 self._w.execute(stmt)
@@ -278,9 +311,15 @@ class SqliteStore(EventStore):
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 class PostgresStore(EventStore):
-    """The same tables on a PostgreSQL server (psycopg 3); commits are durable on return."""
+    """The same tables on a PostgreSQL server (psycopg 3); commits are durable on return.
 
-    def __init__(self, url: str) -> None:
+    The store heals: a connection that fails (server restarted, network cut) is dropped and
+    opened again on the next call, at most once per `retry_s` while the server stays away
+    (in between, calls fail at once with :class:`StoreError`, which the service answers 503
+    + Retry-After). A failed write is rolled back and reported, never half-applied.
+    """
+
+    def __init__(self, url: str, connect_timeout: int = 3, retry_s: float = 1.0) -> None:
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -289,31 +328,20 @@ class PostgresStore(EventStore):
             ) from exc
         self.url = url
         self._psycopg = psycopg
-        try:
-            self._w = psycopg.connect(url, autocommit=False)
-            self._r = psycopg.connect(url, autocommit=True)
-            ev = ", ".join(
-                f"{_q(c)} TEXT NOT NULL" if c in EVENTS.required_columns else f"{_q(c)} TEXT"
-                for c in EVENT_COLUMNS
-                if c != Col.EVENT_ID
-            )
-            with self._w.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(7316001)")  # one creator at a time
-                cur.execute(
-                    f"CREATE TABLE IF NOT EXISTS events (seq BIGSERIAL PRIMARY KEY, "
-                    f"event_id TEXT NOT NULL UNIQUE, {ev}, {EXTRA} TEXT, "
-                    f"{RECEIVED_AT} TIMESTAMPTZ NOT NULL)"
-                )
-                cur.execute(
-                    "CREATE TABLE IF NOT EXISTS changes (seq BIGSERIAL PRIMARY KEY, "
-                    "kind TEXT NOT NULL, key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL, "
-                    "received_at TIMESTAMPTZ NOT NULL)"
-                )
-            self._w.commit()
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open event store {redact(url)}: {exc}") from exc
+        self.connect_timeout = connect_timeout
+        self.retry_s = retry_s
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
+        self._next_try = {"w": 0.0, "r": 0.0}
+        self.reconnects = 0
+        self._w = None
+        self._r = None
+        try:
+            self._w = self._open(autocommit=False)
+            self._r = self._open(autocommit=True)
+            self._create_tables()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open event store {redact(url)}: {exc}") from exc
         cols = [Col.EVENT_ID, *[c for c in EVENT_COLUMNS if c != Col.EVENT_ID], EXTRA]
         self._event_cols = cols
         arrays = ", ".join("%s::text[]" for _ in cols)
@@ -323,6 +351,71 @@ class PostgresStore(EventStore):
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
 
+    def _open(self, autocommit: bool) -> Any:
+        return self._psycopg.connect(
+            self.url, autocommit=autocommit, connect_timeout=self.connect_timeout
+        )
+
+    def _create_tables(self) -> None:
+        ev = ", ".join(
+            f"{_q(c)} TEXT NOT NULL" if c in EVENTS.required_columns else f"{_q(c)} TEXT"
+            for c in EVENT_COLUMNS
+            if c != Col.EVENT_ID
+        )
+        with self._w.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(7316001)")  # one creator at a time
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS events (seq BIGSERIAL PRIMARY KEY, "
+                f"event_id TEXT NOT NULL UNIQUE, {ev}, {EXTRA} TEXT, "
+                f"{RECEIVED_AT} TIMESTAMPTZ NOT NULL)"
+            )
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS changes (seq BIGSERIAL PRIMARY KEY, "
+                "kind TEXT NOT NULL, key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL, "
+                "received_at TIMESTAMPTZ NOT NULL)"
+            )
+        self._w.commit()
+
+    def _live(self, which: str) -> Any:
+        """The writer ("w") or reader ("r") connection, opened again if it was lost."""
+        con = self._w if which == "w" else self._r
+        if con is not None and not con.closed and not con.broken:
+            return con
+        self._drop(which)
+        now = time.monotonic()
+        if now < self._next_try[which]:
+            raise StoreError(f"event store {redact(self.url)}: unavailable (reconnecting)")
+        self._next_try[which] = now + self.retry_s
+        try:
+            con = self._open(autocommit=which == "r")
+        except self._psycopg.Error as exc:
+            raise StoreError(f"event store {redact(self.url)}: cannot reconnect: {exc}") from exc
+        self.reconnects += 1
+        log.warning("event store %s: reconnected", redact(self.url))
+        if which == "w":
+            self._w = con
+        else:
+            self._r = con
+        return con
+
+    def _drop(self, which: str) -> None:
+        con = self._w if which == "w" else self._r
+        if con is not None:
+            with contextlib.suppress(Exception):
+                con.close()
+        if which == "w":
+            self._w = None
+        else:
+            self._r = None
+
+    def _failed(self, which: str, con: Any) -> None:
+        """After an error: roll back what can be, drop a connection that is no longer usable."""
+        with contextlib.suppress(Exception):
+            if which == "w":
+                con.rollback()
+        if con.closed or con.broken:
+            self._drop(which)
+
     def write(
         self, events: Sequence[Row], changes: Sequence[tuple[str, str, dict[str, Any]]] = ()
     ) -> tuple[list[bool], list[bool]]:
@@ -331,44 +424,76 @@ class PostgresStore(EventStore):
         ch_keys = [k for _, k, _ in changes]
         with self._wlock:
             try:
-                with self._w.cursor() as cur:
-                    stored: set[str] = set()
-                    if events:
-                        cols = [[e.get(c) for e in events] for c in self._event_cols]
-                        cur.execute(self._insert_events, cols)
-                        stored = {r[0] for r in cur.fetchall()}
-                    ch_stored: set[str] = set()
-                    if changes:
-                        # changes are few; one writer at a time keeps their seq in commit order
-                        cur.execute("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
-                        for kind, key, payload in changes:
-                            cur.execute(
-                                "INSERT INTO changes (kind, key, payload, received_at) "
-                                "VALUES (%s, %s, %s, now()) ON CONFLICT (key) DO NOTHING "
-                                "RETURNING key",
-                                (kind, key, json.dumps(payload, ensure_ascii=False)),
-                            )
-                            ch_stored.update(r[0] for r in cur.fetchall())
-                self._w.commit()
-            except self._psycopg.Error as exc:
-                self._w.rollback()
-                raise StoreError(f"event store {redact(self.url)}: write failed: {exc}") from exc
+                stored, ch_stored = self._write_once(events, changes)
+            except _Stale:  # the connection died while idle (a database restart): once more
+                stored, ch_stored = self._write_once(events, changes)
         ev_new = _first_seen(ev_keys, set(ev_keys) - stored)
         ch_new = _first_seen(ch_keys, set(ch_keys) - ch_stored)
         return ev_new, ch_new
+
+    def _write_once(
+        self, events: Sequence[Row], changes: Sequence[tuple[str, str, dict[str, Any]]]
+    ) -> tuple[set[str], set[str]]:
+        """One transaction; :class:`_Stale` when the connection was found dead before COMMIT."""
+        con = self._live("w")
+        committing = False
+        try:
+            with con.cursor() as cur:
+                stored: set[str] = set()
+                if events:
+                    cols = [[e.get(c) for e in events] for c in self._event_cols]
+                    cur.execute(self._insert_events, cols)
+                    stored = {r[0] for r in cur.fetchall()}
+                ch_stored: set[str] = set()
+                if changes:
+                    # changes are few; one writer at a time keeps their seq in commit order
+                    cur.execute("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
+                    for kind, key, payload in changes:
+                        cur.execute(
+                            "INSERT INTO changes (kind, key, payload, received_at) "
+                            "VALUES (%s, %s, %s, now()) ON CONFLICT (key) DO NOTHING "
+                            "RETURNING key",
+                            (kind, key, json.dumps(payload, ensure_ascii=False)),
+                        )
+                        ch_stored.update(r[0] for r in cur.fetchall())
+            committing = True
+            con.commit()
+        except (self._psycopg.Error, ValueError) as exc:  # ValueError: NUL in a str param
+            self._failed("w", con)
+            if not committing and self._w is None and self.reconnects_allowed("w"):
+                raise _Stale(str(exc)) from exc  # nothing was committed: safe to redo
+            raise StoreError(f"event store {redact(self.url)}: write failed: {exc}") from exc
+        return stored, ch_stored
+
+    def reconnects_allowed(self, which: str) -> bool:
+        """Whether a new writer ("w") / reader ("r") connection may be tried now."""
+        return time.monotonic() >= self._next_try[which]
 
     def _fetch(
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._rlock:
-            try:
-                with self._r.cursor() as cur:
-                    cur.execute(sql.replace("?", "%s"), tuple(params))  # type: ignore[arg-type]
-                    rows = cur.fetchall()
-                    names = [d.name for d in cur.description or ()]
-            except self._psycopg.Error as exc:
-                raise StoreError(f"event store {redact(self.url)}: read failed: {exc}") from exc
-        return names, rows
+            for attempt in (1, 2):  # a read is safe to redo on a fresh connection
+                con = self._live("r")
+                try:
+                    with con.cursor() as cur:
+                        cur.execute(sql.replace("?", "%s"), tuple(params))
+                        rows = cur.fetchall()
+                        names = [d.name for d in cur.description or ()]
+                    return names, rows
+                except self._psycopg.Error as exc:
+                    self._failed("r", con)
+                    if attempt == 1 and self._r is None and self.reconnects_allowed("r"):
+                        continue
+                    msg = f"event store {redact(self.url)}: read failed: {exc}"
+                    raise StoreError(msg) from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Release both connections (writer and reader)."""
+        with self._wlock, self._rlock:
+            self._drop("w")
+            self._drop("r")
 
 
 # -- opening and reading -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ the merge is logged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,8 @@ class Identity:
 
     table: pd.DataFrame  # id_type, id_value, user_id, first_seen
     merges: pd.DataFrame  # kept_user_id, absorbed_user_id, first_seen_kept, first_seen_absorbed
+    # identifiers that would have joined too many people (id_key, people, links, reason)
+    suspicious: pd.DataFrame = field(default_factory=lambda: _empty_suspicious())
 
     def lookup(self, id_type: pd.Series, id_value: pd.Series) -> pd.Series:
         """The user_id of each (id_type, id_value) pair; missing where unknown."""
@@ -94,12 +96,59 @@ def sightings(id_type: pd.Series, id_value: pd.Series, ts: pd.Series | None = No
     return out.groupby(KEY, sort=False)[FIRST_SEEN].min().reset_index()
 
 
+def _empty_suspicious() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            KEY: pd.Series(dtype="string"),
+            "people": pd.Series(dtype="int64"),
+            "links": pd.Series(dtype="int64"),
+            "reason": pd.Series(dtype="string"),
+        }
+    )
+
+
+def shared_identifiers(
+    a: np.ndarray, b: np.ndarray, n: int, cap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Link-graph nodes that would join more than `cap` people, and how many each would.
+
+    `a`, `b` are link edges between node codes. A node with more than `cap` distinct partners
+    is a candidate; it is shared when its partners, linked without any candidate, still
+    fall into more than `cap` people (a family phone joins a few; a shop's phone thousands).
+    """
+    if not len(a):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.concatenate([np.c_[a, b], np.c_[b, a]]), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    degree = np.bincount(pairs[:, 0], minlength=n)
+    cand = np.flatnonzero(degree > cap)
+    if not len(cand):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    is_cand = np.zeros(n, bool)
+    is_cand[cand] = True
+    keep = ~(is_cand[pairs[:, 0]] | is_cand[pairs[:, 1]])
+    g = coo_matrix(
+        (np.ones(int(keep.sum()), np.int8), (pairs[keep, 0], pairs[keep, 1])), shape=(n, n)
+    )
+    _, comp = connected_components(g, directed=False)
+    people = np.array(
+        [len(np.unique(comp[pairs[pairs[:, 0] == c, 1]])) for c in cand], dtype=np.int64
+    )
+    over = people > cap
+    return cand[over], people[over]
+
+
 def resolve(
     seen: pd.DataFrame,
     links: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
+    max_people_per_identifier: int | None = None,
 ) -> Identity:
     """Union identifiers through links into people and give each a stable user_id.
+
+    With `max_people_per_identifier`, an identifier whose links would join more people than
+    that (a shop's phone typed in for thousands of customers) is not merged through: its links
+    are set aside and it is reported in ``Identity.suspicious``; everyone keeps their own id.
 
     `seen` has columns id_key, first_seen (every sighting of every identifier);
     `links` has the identity_links columns; `previous` is an earlier identity table.
@@ -140,6 +189,25 @@ def resolve(
     else:
         a = b = np.zeros(0, dtype=np.int64)
     n = len(nodes)
+    suspicious = _empty_suspicious()
+    n_links = len(edge_a[0]) if links is not None and len(links) and edge_a else 0
+    if max_people_per_identifier is not None and n_links:
+        la, lb = a[: int(ok[:n_links].sum())], b[: int(ok[:n_links].sum())]
+        shared, people = shared_identifiers(la, lb, n, max_people_per_identifier)
+        if len(shared):
+            drop = np.isin(a, shared) | np.isin(b, shared)
+            drop[int(ok[:n_links].sum()) :] = False  # chains of the previous table stay
+            counts = np.bincount(np.concatenate([la, lb]), minlength=n)[shared]
+            a, b = a[~drop], b[~drop]
+            suspicious = pd.DataFrame(
+                {
+                    KEY: pd.Series(nodes[KEY].to_numpy()[shared], dtype="string"),
+                    "people": people,
+                    "links": counts.astype(np.int64),
+                    "reason": f"shared identifier: its links would join more than "
+                    f"{max_people_per_identifier} people; not merged",
+                }
+            )
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     nodes["comp"] = comp
@@ -192,7 +260,7 @@ def resolve(
         is_old_user = nodes[KEY].isin(prev[Col.USER_ID]) & ~nodes[KEY].isin(prev[KEY])
         table = table[~is_old_user.to_numpy()]
     table = table.sort_values([Col.USER_ID, Col.ID_TYPE, Col.ID_VALUE]).reset_index(drop=True)
-    return Identity(table=table, merges=merges)
+    return Identity(table=table, merges=merges, suspicious=suspicious)
 
 
 def _previous_table(previous: pd.DataFrame | None) -> pd.DataFrame | None:

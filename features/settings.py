@@ -47,6 +47,13 @@ class FeatureSettings(BaseModel):
         60.0, gt=0, description="Exponential time-decay half-life of an interaction, in days."
     )
     tag_rules: Path = Field(DEFAULT_TAG_RULES, description="YAML file of rule-tag definitions.")
+    max_people_per_identifier: int | None = Field(
+        20,
+        ge=2,
+        description="An identifier whose identity links would join more people than this "
+        "(a shop phone typed in for everyone) is reported in suspicious_identifiers.csv and "
+        "summary.json instead of merged through; None turns the guard off.",
+    )
     min_item_interactions: int = Field(
         1, ge=1, description="Items with fewer interacting users are left out of the matrix."
     )

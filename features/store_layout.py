@@ -10,6 +10,7 @@ from pathlib import Path
 SUMMARY = "summary.json"
 REJECTS_DIR = "rejects"
 IDENTITY = "identity.parquet"  # id_type, id_value, user_id, first_seen
+SUSPICIOUS = "suspicious_identifiers.csv"  # id_key, people, links, reason (not merged)
 MERGES = "merges.parquet"  # ts, kept_user_id, absorbed_user_id, reason
 EVENTS = "events.parquet"  # clean events + user_id (+ referrer_user_id)
 ITEMS = "items.parquet"  # catalogue (derived from events when no items table)

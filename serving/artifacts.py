@@ -17,6 +17,8 @@ BUNDLE/
   groups.parquet             group_id, name, ... in group-index order
   group_members.npz          groups x users membership
   group_popularity.npz       groups x items purchases by the group's members
+  group_history.npz          groups x items purchase lines placed in the group (orders / 接龙 with its group_id)
+  group_history_age.npz      groups x items days since the group last bought the item + 1
   item_neighbours.npz        items x items top co-purchase neighbours (cosine)
   user_profile.parquet       user index + RFM / value tier / AOV columns
   user_tags.parquet          user index, tag (rule and manual tags)
@@ -43,6 +45,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from serving import pointer
+
 FORMAT = "linli-bundle"
 FORMAT_VERSION = 1
 
@@ -58,6 +62,8 @@ POPULARITY = "popularity.npy"
 GROUPS = "groups.parquet"
 GROUP_MEMBERS = "group_members.npz"
 GROUP_POPULARITY = "group_popularity.npz"
+GROUP_HISTORY = "group_history.npz"  # optional (bundles before it: no group history)
+GROUP_HISTORY_AGE = "group_history_age.npz"
 ITEM_NEIGHBOURS = "item_neighbours.npz"
 USER_PROFILE = "user_profile.parquet"
 USER_TAGS = "user_tags.parquet"
@@ -150,6 +156,8 @@ class Bundle:
     group_popularity: sp.csr_matrix
     item_neighbours: sp.csr_matrix
     variants: dict[str, Variant]
+    group_history: sp.csr_matrix | None = None  # groups x items purchase lines in the group
+    group_history_age: sp.csr_matrix | None = None  # days since the group's last one + 1
     user_profile: pd.DataFrame | None = None
     user_tags: pd.DataFrame | None = None
     user_activity: pd.DataFrame | None = None
@@ -223,6 +231,8 @@ def write_bundle(
     groups: pd.DataFrame | None = None,
     group_members: sp.spmatrix | None = None,
     item_neighbours: sp.spmatrix | None = None,
+    group_history: sp.spmatrix | None = None,
+    group_history_age: sp.spmatrix | None = None,
     variants: dict[str, dict[str, Any]],
     user_profile: pd.DataFrame | None = None,
     user_tags: pd.DataFrame | None = None,
@@ -273,6 +283,8 @@ def write_bundle(
         sp.save_npz(tmp / GROUP_MEMBERS, gm)
         sp.save_npz(tmp / GROUP_POPULARITY, _csr(gm @ purchases, (len(groups), n_items)))
         sp.save_npz(tmp / ITEM_NEIGHBOURS, _csr(item_neighbours, (n_items, n_items)))
+        sp.save_npz(tmp / GROUP_HISTORY, _csr(group_history, (len(groups), n_items)))
+        sp.save_npz(tmp / GROUP_HISTORY_AGE, _csr(group_history_age, (len(groups), n_items)))
         for name, df in (
             (USER_PROFILE, user_profile),
             (USER_TAGS, user_tags),
@@ -324,7 +336,18 @@ def write_bundle(
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp` with two renames (a reader never sees a half-written bundle)."""
+    """Replace `out` by `tmp` with two renames (a reader never sees a half-written bundle).
+
+    When `out` is a pointer (``bundle -> bundle-v3``, see :mod:`serving.pointer`) the new
+    bundle gets a folder of its own and the pointer is flipped in one atomic step instead.
+    """
+    if out.is_symlink():
+        final = out.with_name(
+            f"{out.name}-export-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}"
+        )
+        tmp.rename(final)
+        pointer.point(out, final.name)
+        return
     old = out.with_name(f".{out.name}.old-{time.time_ns()}")
     if out.exists():
         out.rename(old)
@@ -341,6 +364,10 @@ def _need(path: Path) -> Path:
 
 def _npz(path: Path) -> sp.csr_matrix:
     return sp.load_npz(_need(path)).tocsr()
+
+
+def _opt_npz(path: Path) -> sp.csr_matrix | None:
+    return sp.load_npz(path).tocsr() if path.exists() else None
 
 
 def _opt_parquet(path: Path) -> pd.DataFrame | None:
@@ -399,8 +426,12 @@ def _validate_variant(v: Variant, n_users: int, n_items: int) -> None:
 
 
 def load_bundle(path: Path | str) -> Bundle:
-    """Read and validate a bundle folder; raises :class:`BundleError` naming what is wrong."""
-    path = Path(path)
+    """Read and validate a bundle folder; raises :class:`BundleError` naming what is wrong.
+
+    A pointer (``bundle -> bundle-v3``) is resolved once, first: every file comes from the
+    one folder it named then, even if the pointer flips while this reads.
+    """
+    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     if not path.is_dir():
         raise BundleError(f"no artifact bundle at {path} (run `linli export` first)")
     manifest = json.loads(_need(path / MANIFEST).read_text())
@@ -444,6 +475,8 @@ def load_bundle(path: Path | str) -> Bundle:
         group_popularity=_npz(path / GROUP_POPULARITY),
         item_neighbours=_npz(path / ITEM_NEIGHBOURS),
         variants=variants,
+        group_history=_opt_npz(path / GROUP_HISTORY),
+        group_history_age=_opt_npz(path / GROUP_HISTORY_AGE),
         user_profile=_opt_parquet(path / USER_PROFILE),
         user_tags=_opt_parquet(path / USER_TAGS),
         user_activity=_opt_parquet(path / USER_ACTIVITY),
@@ -467,6 +500,9 @@ def _validate(b: Bundle) -> None:
     ):
         if m.shape != shape:
             raise BundleError(f"{name} has shape {m.shape}, expected {shape}")
+    for name, opt in ((GROUP_HISTORY, b.group_history), (GROUP_HISTORY_AGE, b.group_history_age)):
+        if opt is not None and opt.shape != (ng, ni):
+            raise BundleError(f"{name} has shape {opt.shape}, expected {(ng, ni)}")
     if len(b.popularity) != ni:
         raise BundleError(f"{POPULARITY} has {len(b.popularity)} entries, expected {ni}")
     if "item_id" not in b.items.columns:
@@ -500,5 +536,9 @@ def _derive(b: Bundle) -> None:
     codes, uniques = pd.factorize(cat)
     b.item_category = codes.astype(np.int32)
     b.categories = np.asarray(uniques, dtype=object)
+    if b.group_history is None:
+        b.group_history = sp.csr_matrix((len(b.groups), b.n_items), dtype=np.float32)
+    if b.group_history_age is None:
+        b.group_history_age = sp.csr_matrix((len(b.groups), b.n_items), dtype=np.float32)
     b.user_groups = b.group_members.T.tocsr()
     b.user_groups.sort_indices()

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from features.tags import load_rules
-from serving import matching, ranking
+from serving import matching, plan, ranking
 from serving import schemas as s
 from serving.artifacts import Bundle, BundleError, Variant, load_bundle
 from serving.exposures import ExposureLog
+from serving.group_rebuy import DEFAULT_MIX, GroupMix
 from serving.overlay import Overlay
 from serving.settings import ExperimentSettings, Settings
 
@@ -40,6 +42,15 @@ class ApiError(Exception):
 
 def _rid(given: str | None) -> str:
     return given or uuid.uuid4().hex[:16]
+
+
+def _group_mix(rebuy: bool, category_cap: int | None) -> GroupMix | None:
+    """The group-rebuy mix of a request: the evaluated default, its cap overridden when given."""
+    if not rebuy:
+        return None
+    if category_cap is None:
+        return DEFAULT_MIX
+    return replace(DEFAULT_MIX, category_cap=category_cap or None)
 
 
 def _text(v: Any) -> str | None:
@@ -290,6 +301,8 @@ class Engine:
             req.constraint_mode,
             allowed,
             self.serving.group_pool,
+            group=b.group_index.get(req.group_id) if req.group_id is not None else None,
+            mix=_group_mix(req.rebuy, req.category_cap),
         )
         tags = (
             matching.constraint_tags_for(b, members, r.items)
@@ -320,6 +333,7 @@ class Engine:
             fallback=r.fallback,
             group_id=req.group_id,
             strategy=req.strategy,
+            mix=_text(r.info.get("mix")),
             constraint_mode=req.constraint_mode,
             members=int(len(members)),
             members_scored=int(r.info.get("members_scored", 0)),  # type: ignore[call-overload]
@@ -470,7 +484,7 @@ class Engine:
         )
 
     def live_plan(self, req: s.LivePlanRequest) -> s.LivePlanResponse:
-        """Theme, items, bundle, host, audience and KOCs for a group's next live-stream."""
+        """Theme, items, bundle, host, audience, KOCs and funnel for a group's next live-stream."""
         b = self._b()
         rid = _rid(req.request_id)
         g, members = self._group(req.group_id)
@@ -478,40 +492,20 @@ class Engine:
         if req.theme is not None:
             theme = self._theme(req.theme)
         else:
-            theme = matching.infer_theme(b, members)
+            usable = ranking.member_conflicts(b, members) == 0
+            theme = plan.infer_theme(b, members, usable)
             notes.append(f"theme inferred from the group's tags and purchases: {theme.name}")
         variant = self._variant(f"group:{req.group_id}")
-        allowed = None
-        if len(theme.items) or theme.categories:
-            allowed = np.zeros(b.n_items, bool)
-            allowed[theme.item_set(b)] = True
-        r = ranking.rank_group(
-            b, variant, members, req.k, "fair", "exclude", allowed, self.serving.group_pool
-        )
-        if not len(r.items) and allowed is not None:
-            notes.append("no theme item fits every member; ranked the whole catalogue")
-            r = ranking.rank_group(
-                b, variant, members, req.k, "fair", "exclude", None, self.serving.group_pool
-            )
+        r, item_note = self._plan_items(b, variant, members, theme, req.k)
+        notes += item_note
         items = self._items_out(r)
         for it in items:
             it.conflicts = None
-        # a plan bundle must suit every member too
-        forbidden = set(np.flatnonzero(ranking.member_conflicts(b, members)).tolist())
-        theme_name = theme.name or None
-        bundle_rows, bsource = matching.bundles(
-            b, variant, 1, None, theme_name, r.items[:3], None, forbidden
-        )
-        if not bundle_rows:
-            bundle_rows, bsource = matching.bundles(
-                b, variant, 1, None, None, r.items[:3], None, forbidden
-            )
-        notes.append(f"bundle source: {bsource}")
-        hosts, hsource = matching.hosts_for_group(b, g, members, 1)
-        notes.append(f"host source: {hsource}")
         aud, info = matching.audience(b, variant, theme, req.audience_n)
         notes.append(f"audience source: {info.get('source', '')}")
-        member_ids = set(b.users[members].astype(str).tolist())
+        aud, counts = plan.members_first(aud, set(b.users[members].astype(str).tolist()))
+        parts = plan.compose(b, theme, req.group_id, r.items, members, aud["user_id"].tolist())
+        notes += parts.notes
         kocs, ksource = matching.kocs_for_group(b, g, members, req.koc_n) if req.koc_n else ([], "")
         if ksource:
             notes.append(f"KOC source: {ksource}")
@@ -537,21 +531,43 @@ class Engine:
                 "items": [str(b.items["item_id"].iloc[i]) for i in theme.items.tolist()],
             },
             items=items,
-            bundle=s.BundleOut(**bundle_rows[0]) if bundle_rows else None,
-            host=hosts[0] if hosts else None,
+            bundle=s.BundleOut(**parts.bundle) if parts.bundle else None,
+            bundle_note=None if parts.bundle else parts.bundle_note,
+            host=parts.host,
             audience=[
                 s.AudienceMember(
                     user_id=str(x.user_id),
                     score=float(x.score),  # type: ignore[arg-type]
                     reasons=str(x.reasons),
-                    in_group=str(x.user_id) in member_ids,
+                    in_group=bool(x.in_group),
                 )
                 for x in aud.itertuples()
             ],
+            audience_counts=counts,
             audience_excluded_by_constraints=int(info["excluded_by_constraints"]),
+            funnel=parts.funnel,
             kocs=kocs,
             notes=notes,
         )
+
+    def _plan_items(
+        self, b: Bundle, variant: Variant, members: np.ndarray, theme: matching.Theme, k: int
+    ) -> tuple[ranking.Ranked, list[str]]:
+        """The group's top theme items, one SKU per product."""
+        notes = []
+        allowed = None
+        if len(theme.items) or theme.categories:
+            allowed = np.zeros(b.n_items, bool)
+            allowed[theme.item_set(b)] = True
+        pool = self.serving.group_pool
+        r = ranking.rank_group(b, variant, members, 6 * k, "fair", "exclude", allowed, pool)
+        if not len(r.items) and allowed is not None:
+            notes.append("no theme item fits every member; ranked the whole catalogue")
+            r = ranking.rank_group(b, variant, members, 6 * k, "fair", "exclude", None, pool)
+        r, dropped = plan.one_per_product(b, r, k)
+        if dropped:
+            notes.append(f"items: {dropped} other variants of listed products left out")
+        return r, notes
 
     def info(self, req: s.InfoRequest | None = None) -> s.InfoResponse:
         """Health, readiness and the model versions served."""

@@ -36,12 +36,36 @@ COLUMNS = [
 ]
 
 
+def private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents as 0700 (the log holds raw identifiers)."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
+
+
+def open_private_append(path: Path) -> IO[str]:
+    """Open `path` for appending, created 0600, starting on a fresh line.
+
+    A writer killed mid-line leaves a torn last line; the next writer of the same file (a
+    restarted process may get the same pid) first ends it, so its own first record is never
+    glued onto the torn one (readers skip the torn line alone).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    size = os.fstat(fd).st_size
+    if size:
+        with open(path, "rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                os.write(fd, b"\n")
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
 class ExposureLog:
     """Appends exposure records to this process's file in `folder`."""
 
     def __init__(self, folder: Path | str, fsync: bool = False) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         self.fsync = fsync
         self._lock = threading.Lock()
         self._fh: IO[str] | None = None
@@ -54,7 +78,7 @@ class ExposureLog:
                 self._fh.close()
             host = socket.gethostname().replace("-", "_")
             name = f"exposures-{day}-{host}-{os.getpid()}.jsonl"
-            self._fh = open(self.folder / name, "a", encoding="utf-8")  # noqa: SIM115
+            self._fh = open_private_append(self.folder / name)
             self._day = day
         return self._fh
 

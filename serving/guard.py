@@ -11,15 +11,20 @@
   wrong, checked before the body is read, compared in constant time.
 - A body over ``serving.ingest.max_body_bytes`` (ingestion) or ``serving.max_body_bytes``
   (everything else) is ``413`` whether or not it announces its length.
+- A body not fully received within ``serving.body_timeout_s`` (10 s) is ``408``: a client
+  sending a byte at a time cannot hold a worker's slot (BentoML's ``traffic.max_concurrency``
+  caps the requests in flight) for longer than that.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import os
+import time
 from typing import Any
 
 from serving.settings import Settings, load_settings
@@ -77,6 +82,7 @@ class Guard:
         self.protect_ranking = auth.protect_ranking
         self.max_body = settings.serving.max_body_bytes
         self.max_write_body = settings.serving.ingest.max_body_bytes
+        self.body_timeout = settings.serving.body_timeout_s
         if self.admin is None:
             log.warning(
                 "%s is not set: ingestion, reload and experiment endpoints refuse every call",
@@ -116,8 +122,18 @@ class Guard:
             await self._too_large(send, limit)
             return
         chunks, size, more = [], 0, True
+        deadline = time.monotonic() + self.body_timeout
         while more:
-            msg = await receive()
+            try:
+                msg = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                await _answer(
+                    send,
+                    408,
+                    {"error": f"request body not received within {self.body_timeout:g} s"},
+                    [(b"connection", b"close")],
+                )
+                return
             if msg["type"] == "http.disconnect":
                 return
             chunk = msg.get("body", b"")
@@ -144,8 +160,12 @@ class Guard:
     async def _drain(receive: Any, limit: int, more: bool = True) -> None:
         """Read and drop the rest of a refused body (bounded), so the client can read the answer."""
         seen = 0
+        deadline = time.monotonic() + 5.0
         while more and seen < limit:
-            msg = await receive()
+            try:
+                msg = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                return
             if msg["type"] == "http.disconnect":
                 return
             seen += len(msg.get("body", b""))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,19 @@ ACCEPTED: Status = "accepted"
 DUPLICATE: Status = "duplicate"
 REJECTED: Status = "rejected"
 _POS = "_pos"
+TEXT_FIELDS = frozenset({Col.TEXT, Col.NOTE})  # free text: tabs and line breaks allowed
+# control characters (and lone surrogates, which no UTF-8 store can hold) are refused per row
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # never in any field
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # not in ids, short fields
+
+
+@dataclass(frozen=True)
+class FieldLimits:
+    """Per-field bounds of an ingested row (characters), checked before validation."""
+
+    max_field_chars: int = 256
+    max_text_chars: int = 2000
+    max_fields: int = 64
 
 
 @dataclass(frozen=True)
@@ -75,14 +89,39 @@ def _cell(value: Any) -> tuple[str | None, str | None]:
     return None, f"expected a string or a number, got {kind}"
 
 
-def _normalise(row: Any) -> tuple[dict[str, str | None] | None, str | None]:
+def field_problem(name: str, text: str, limits: FieldLimits) -> str | None:
+    """Why a field's text cannot be stored (a control character, too long), or None.
+
+    The reason names the field and the position, never the value (it may be personal data).
+    """
+    free = name in TEXT_FIELDS
+    cap = limits.max_text_chars if free else limits.max_field_chars
+    if len(text) > cap:
+        return f"field {name[:60]}: {len(text)} characters, at most {cap}"
+    bad = (_CONTROL if free else _CONTROL_OR_BREAK).search(text)
+    if bad is not None:
+        return f"field {name[:60]}: control character U+{ord(bad.group()):04X} at position {bad.start()}"
+    return None
+
+
+def _normalise(
+    row: Any, limits: FieldLimits = FieldLimits()
+) -> tuple[dict[str, str | None] | None, str | None]:
     """One JSON row -> {lower-case column: text}; (None, reason) when its shape is wrong."""
     if not isinstance(row, dict):
         return None, "row is not a JSON object"
+    if len(row) > limits.max_fields:
+        return None, f"row has {len(row)} fields, at most {limits.max_fields}"
     out: dict[str, str | None] = {}
     for k, v in row.items():
         name = str(k).strip().lower()
+        if (why := field_problem("field name", name, limits)) is not None:
+            return None, why
         text, why = _cell(v)
+        if why is None and text is not None:
+            why = field_problem(name, text, limits)
+            if why is not None:
+                return None, why
         if why is not None:
             return None, f"field {name[:60]}: {why}"
         out[name] = text
@@ -95,15 +134,19 @@ def content_key(table: str, values: dict[str, str | None], columns: Sequence[str
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def prepare(table: str, batch: Sequence[Any]) -> Prepared:
-    """Validate a batch of JSON rows of `table` with the feature job's validation."""
+def prepare(table: str, batch: Sequence[Any], limits: FieldLimits = FieldLimits()) -> Prepared:
+    """Validate a batch of JSON rows of `table` with the feature job's validation.
+
+    Field bounds and control characters are checked first, per row, so a row with a NUL
+    byte or a 4 MB text is rejected with its reason (the same on every store back-end).
+    """
     spec = INGEST_TABLES[table]
     n = len(batch)
     reasons: dict[int, str] = {}
     shaped: list[dict[str, str | None]] = []
     pos: list[int] = []
     for i, row in enumerate(batch):
-        norm, why = _normalise(row)
+        norm, why = _normalise(row, limits)
         if norm is None:
             reasons[i] = str(why)
         else:
@@ -175,9 +218,16 @@ def changes_of(prepared: Prepared) -> list[tuple[str, str, dict[str, Any]]]:
     return [(prepared.table, str(prepared.ids[p]), values) for p, values in prepared.rows]
 
 
-def prepare_tables(batches: Sequence[tuple[str, Sequence[Any]]]) -> dict[str, Prepared]:
+def prepare_tables(
+    batches: Sequence[tuple[str, Sequence[Any]]], limits: FieldLimits = FieldLimits()
+) -> dict[str, Prepared]:
     """Validate waiting batches, the rows of each table together (one validation per table)."""
     out: dict[str, Prepared] = {}
     for table in dict.fromkeys(t for t, _ in batches):
-        out[table] = prepare(table, [r for t, rows in batches if t == table for r in rows])
+        out[table] = prepare(table, [r for t, rows in batches if t == table for r in rows], limits)
     return out
+
+
+def batch_bytes(rows: Sequence[Any]) -> int:
+    """About how many bytes a batch holds in memory (its JSON text), for the queue's bound."""
+    return len(json.dumps(rows, ensure_ascii=False, default=str).encode("utf-8", "replace"))

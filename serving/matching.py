@@ -469,7 +469,7 @@ def hosts_for_group(
     shares = group_tag_shares(bundle, members)
     suffix = pd.Series(shares.to_numpy(), index=[str(t).split(":", 1)[-1] for t in shares.index])
     suffix = suffix.groupby(level=0).max()
-    cats = _group_category_shares(bundle, members)
+    cats = group_category_shares(bundle, members)
     out = []
     for _, h in hosts.iterrows():
         score, why = 0.0, []
@@ -491,7 +491,8 @@ def hosts_for_group(
     return out[:k], "tag overlap (no host_scores table)"
 
 
-def _group_category_shares(bundle: Bundle, members: np.ndarray) -> dict[str, float]:
+def group_category_shares(bundle: Bundle, members: np.ndarray) -> dict[str, float]:
+    """Per category (lower case), the share of ``members`` who bought from it."""
     if not len(members):
         return {}
     bought = (bundle.purchases[members] > 0).astype(np.float32)
@@ -554,22 +555,6 @@ def kocs_for_group(
             }
         )
     return out, "engagement counts (no koc table)"
-
-
-def infer_theme(bundle: Bundle, members: np.ndarray) -> Theme:
-    """A theme for a group: its most shared interest tag and its most bought category."""
-    shares = group_tag_shares(bundle, members)
-    interest = shares[[str(t).startswith("interest:") for t in shares.index]]
-    cats = _group_category_shares(bundle, members)
-    top_cat = max(cats, key=lambda c: cats[c]) if cats else None
-    kw = [str(interest.index[0]).split(":", 1)[1]] if len(interest) else []
-    cat_code = (
-        [int(np.flatnonzero(np.char.lower(bundle.categories.astype(str)) == top_cat)[0])]
-        if top_cat
-        else []
-    )
-    name = " / ".join([*kw, *(c for c in [top_cat] if c)]) or "group favourites"
-    return Theme(name=name, categories=cat_code, keywords=kw)
 
 
 def constraint_tags_for(

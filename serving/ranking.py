@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from serving import group_rebuy as gr
 from serving.artifacts import Bundle, Variant
 
 Strategy = Literal["average", "least_misery", "most_pleasure", "borda", "fair"]
@@ -338,8 +339,14 @@ def rank_group(
     constraint_mode: ConstraintMode = "exclude",
     allowed: np.ndarray | None = None,
     pool_size: int = 1000,
+    group: int | None = None,
+    mix: gr.GroupMix | None = None,
 ) -> Ranked:
     """Top-k items for a set of members under an aggregation strategy.
+
+    With `mix`, the strategy's score is one part of the group-rebuy mix of
+    :mod:`serving.group_rebuy` (the history of `group`, when given, and the members' repeat
+    purchases are the others), so the group's staples are not crowded out.
 
     Each member's scores are standardised (z-scores over the catalogue) before they are
     aggregated. 'average' over vectors is exact over the whole catalogue; the other strategies
@@ -366,6 +373,9 @@ def rank_group(
         else:
             s = s / np.float32(s.max()) + pop_unit(bundle) * np.float32(0.01)
         s[~ok] = NEG
+        if mix is not None:
+            all_items = np.arange(bundle.n_items)
+            return _rebuy(bundle, members, group, all_items, s, ok, k, mix, conflicts, info, fb)
         idx = top_k(s, k)
         reasons = _group_reasons(bundle, members, idx, None, fallback=fb)
         return Ranked(idx, s[idx], reasons, fb, conflicts[idx], info)
@@ -382,6 +392,9 @@ def rank_group(
         if strategy == "average":
             s = avg.astype(np.float32)
             s[~ok] = NEG
+            if mix is not None:
+                all_items = np.arange(bundle.n_items)
+                return _rebuy(bundle, members, group, all_items, s, ok, k, mix, conflicts, info)
             idx = top_k(s, k)
             info["exact"] = True
             return Ranked(
@@ -415,6 +428,8 @@ def rank_group(
     if not len(pool):
         return Ranked(np.empty(0, np.int64), np.empty(0, np.float32), [], None, None, info)
     score, order = _aggregate(z.astype(np.float32, copy=False), strategy, k)
+    if mix is not None:
+        return _rebuy(bundle, members, group, pool, score, ok, k, mix, conflicts, info)
     local = top_k(score, k) if order is None else order[:k]
     idx = pool[local]
     if strategy == "least_misery" and outside is not None and len(local):
@@ -428,6 +443,44 @@ def rank_group(
         conflicts[idx],
         info,
     )
+
+
+def _rebuy(
+    bundle: Bundle,
+    members: np.ndarray,
+    group: int | None,
+    pool: np.ndarray,
+    pool_scores: np.ndarray,
+    ok: np.ndarray,
+    k: int,
+    mix: gr.GroupMix,
+    conflicts: np.ndarray,
+    info: dict[str, object],
+    fallback: Fallback | None = None,
+) -> Ranked:
+    """The group-rebuy mix over the whole catalogue; the strategy's pool scores are its C part."""
+    n, hl = bundle.n_items, mix.half_life_days
+    collab = gr.rank_unit(pool, pool_scores, n)
+    gh, ga = bundle.group_history, bundle.group_history_age
+    if group is not None and gh is not None and group < gh.shape[0]:
+        hist = gr.history_unit(gh[[group]], ga[[group]] if ga is not None else None, hl, n)
+    else:
+        hist = np.zeros(n, np.float32)
+    rep = gr.member_repeat_unit(bundle.purchases[members], bundle.last_purchase_age[members], hl, n)
+    s = gr.mix_scores(collab, hist, rep, pop_unit(bundle), mix)
+    s[~ok] = NEG
+    idx = gr.capped_top_k(s, k, bundle.item_category, mix.category_cap)
+    info["mix"] = mix.label()
+    info.pop("exact", None)
+    reasons = _group_reasons(bundle, members, idx, None, fallback=fallback)
+    if group is not None and gh is not None and group < gh.shape[0]:
+        row = gh[group]
+        times = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+        reasons = [
+            f"the group bought it {int(times[i])}x; {r}" if i in times else r
+            for i, r in zip(idx.tolist(), reasons, strict=True)
+        ]
+    return Ranked(idx, s[idx], reasons, fallback, conflicts[idx], info)
 
 
 def _pool(avg: np.ndarray, gpop: np.ndarray, ok: np.ndarray, size: int) -> np.ndarray:

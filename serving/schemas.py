@@ -87,6 +87,18 @@ class RankGroupRequest(_Request, _Filters):
         description="exclude: drop items any member must not get; "
         "flag: keep them with the count of conflicting members.",
     )
+    rebuy: bool = Field(
+        True,
+        description="Mix the group's own purchase history and members' repeat purchases with "
+        "the strategy's score (false: the strategy alone).",
+    )
+    category_cap: int | None = Field(
+        None,
+        ge=0,
+        le=200,
+        description="Diversity: at most this many items of one category (0 = no cap; "
+        "default: the evaluated default).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> RankGroupRequest:
@@ -329,6 +341,9 @@ class RankGroupResponse(Served):
 
     group_id: str | None = None
     strategy: str
+    mix: str | None = Field(
+        None, description="The group-rebuy mix that served it (None: the strategy alone)."
+    )
     constraint_mode: str
     members: int
     members_scored: int
@@ -450,9 +465,16 @@ class LivePlanResponse(BaseModel):
     theme: dict[str, Any]
     items: list[ItemOut]
     bundle: BundleOut | None = None
+    bundle_note: str | None = Field(None, description="Why there is no bundle ('no bundle: ...').")
     host: dict[str, Any] | None = None
     audience: list[AudienceMember]
+    audience_counts: dict[str, int] = Field(
+        default_factory=dict, description="in_group (listed first), invitees, total."
+    )
     audience_excluded_by_constraints: int
+    funnel: dict[str, Any] | None = Field(
+        None, description="invited -> viewers -> 接龙 -> expected order value, with intervals."
+    )
     kocs: list[dict[str, Any]]
     notes: list[str] = Field(default_factory=list, description="What was missing or inferred.")
 
@@ -465,6 +487,12 @@ class InfoResponse(BaseModel):
     bundle: str | None = None
     bundle_created_at: str | None = None
     data_digest: str | None = None
+    bundle_digest: str | None = Field(
+        None, description="sha256 of the served bundle's manifest (equal on every worker)."
+    )
+    experiment_hash: str | None = Field(
+        None, description="sha256 of the A/B settings in force (equal on every worker)."
+    )
     users: int = 0
     items: int = 0
     groups: int = 0

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import bentoml
 
 from features.event_store import StoreError
-from serving import ingest
+from serving import ingest, log_privacy
 from serving import schemas as s
 from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
@@ -35,6 +35,7 @@ from serving.settings import load_settings
 
 log = logging.getLogger("linli.serving")
 T = TypeVar("T")
+log_privacy.install()  # 4xx: one INFO line, no body, no traceback
 
 
 def _workers() -> int:
@@ -59,6 +60,14 @@ def _host() -> str:
         return str(load_settings().serving.host)
     except (ValueError, OSError):
         return "127.0.0.1"
+
+
+def _max_concurrency() -> int:
+    """Requests in flight per worker (`serving.max_concurrency`); BentoML answers 429 beyond."""
+    try:
+        return int(load_settings().serving.max_concurrency)
+    except (ValueError, OSError):
+        return 256
 
 
 def _metrics() -> bool:
@@ -126,7 +135,7 @@ class JsonOnly:
     name="linli",
     workers=_workers(),
     http={"host": _host()},
-    traffic={"timeout": 30},
+    traffic={"timeout": 30, "max_concurrency": _max_concurrency()},
     metrics={"enabled": _metrics()},
     logging={"access": {"enabled": _access_log(), "skip_paths": ["/readyz", "/livez", "/metrics"]}},
     envs=[{"name": "OPENBLAS_NUM_THREADS", "value": "1"}],
@@ -144,7 +153,7 @@ class Linli:
             log.error("no bundle loaded: %s", self.rt.engine.error)
 
     def __is_ready__(self) -> bool:
-        return self.rt.engine.ready
+        return self.rt.engine.ready and self.rt.healthy()  # bundle loaded and store answering
 
     @bentoml.on_shutdown
     def _close(self) -> None:
@@ -208,8 +217,11 @@ class Linli:
             log.warning("reload refused: %s", exc)
             msg = str(exc) if isinstance(exc, BundleError | OSError) else type(exc).__name__
             return _refuse(ctx, 422, f"bundle_dir: cannot load the bundle: {msg}")  # type: ignore[no-any-return]
+        try:  # recorded before it is in force, so a restart or another worker never reverts it
+            await asyncio.to_thread(self.rt.record_reload, kw.get("bundle_dir"))
+        except StoreError:
+            return _refuse(ctx, 503, "event store unavailable: the reload was not applied", 5)  # type: ignore[no-any-return]
         self.rt.swap(loaded)
-        await asyncio.to_thread(self.rt.record_reload, kw.get("bundle_dir"))
         now = self.rt.engine.info()
         return s.ReloadResponse(
             request_id=str(kw.get("request_id") or os.urandom(8).hex()),
@@ -229,7 +241,10 @@ class Linli:
         """Change the champion / challenger routing on every worker."""
         update = {k: v for k, v in kw.items() if k != "request_id" and v is not None}
         exp = self.rt.experiment_with(update)
-        await asyncio.to_thread(self.rt.record_experiment, exp)
+        try:
+            await asyncio.to_thread(self.rt.record_experiment, exp)
+        except StoreError:
+            return _refuse(ctx, 503, "event store unavailable: the change was not applied", 5)  # type: ignore[no-any-return]
         self.rt.set_experiment(exp)
         return s.ExperimentResponse(
             request_id=str(kw.get("request_id") or os.urandom(8).hex()), experiment=exp.model_dump()
@@ -295,6 +310,7 @@ class Linli:
         """Health, readiness and model info (registered name, version, alias, trained-at, digest)."""
         out = self.engine.info()
         out.ingest = self.rt.status()
+        out.bundle_digest, out.experiment_hash = self.rt.digests()
         return out
 
 

@@ -66,6 +66,18 @@ class IngestSettings(BaseModel):
     max_rows_per_commit: int = Field(
         5000, ge=1, description="Most rows validated and committed in one transaction."
     )
+    max_pending_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Bytes (JSON text) waiting for the disk; beyond, 503 + Retry-After.",
+    )
+    max_field_chars: int = Field(
+        256, ge=16, description="Longest id or other short field of an ingested row (rejected)."
+    )
+    max_text_chars: int = Field(
+        2000, ge=16, description="Longest free-text field (`text`, `note`) of an ingested row."
+    )
+    max_fields: int = Field(64, ge=8, description="Most fields in one ingested row.")
     retry_after_s: int = Field(1, ge=1, le=600, description="Retry-After of a 503 when full.")
     validator_process: bool = Field(
         True,
@@ -82,6 +94,14 @@ class ServingSettings(BaseModel):
     )
     max_body_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Largest request body of the other endpoints (413)."
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A request body not fully received by then is answered 408."
+    )
+    max_concurrency: int = Field(
+        256,
+        ge=1,
+        description="Requests in flight per worker (BentoML traffic.max_concurrency); 429 beyond.",
     )
     auth: AuthSettings = AuthSettings()
     ingest: IngestSettings = IngestSettings()

@@ -1,36 +1,31 @@
-"""Theme audience: rank every user by affinity to a theme (items, categories, keywords), with reasons.
+"""Theme audience: users ranked by their learned chance to buy a theme's goods soon, with reasons.
 
 A theme is JSON ``{"name": ..., "items": [...], "categories": [...], "keywords": [...]}``.
 Theme items match an item id, or a catalogue name / subcategory containing the entry;
-theme categories match category or subcategory. Each user gets component signals
-(all time-decayed with ``half_life_days`` from the snapshot):
+theme categories match category or subcategory (:func:`resolve_theme`).
 
-- ``rate``     smoothed share of the user's baskets holding a theme item (core or category):
-               the chance the next basket does (a Beta prior pulls users with few baskets
-               toward the overall rate); it decays from the user's own last basket
-               (``rate_half_life_days``), so it measures the current habit,
-- ``recent``   purchase lines of the core theme items,
-- ``category`` purchase lines of other items of the theme categories,
-- ``engage``   views / clicks / carts of theme items,
-- ``keyword``  searches, live comments and chat messages holding a theme keyword
-               (text segmented with jieba, as the interest tags are),
-- ``cf``       collaborative score: a recommender's mean score over the theme items
-               (``build_model(cf_model)``, item-kNN by default).
+:func:`score_audience` runs four steps of human size:
 
-Each component is squashed to [0, 1) by ``1 - exp(-x / scale)`` with ``scale`` its median
-positive value (``rate`` is a probability already; ``cf`` becomes its percentile rank),
-and the score is their weighted sum. The
-reasons are the top contributions in words: "bought 鸡胸肉 3x in 30 days; searched 减脂餐".
+1. resolve the theme against the catalogue and flag every purchase line, engagement event
+   and keyword hit of the log once (:func:`training.audience_signals.theme_log`);
+2. learn from past conversions: signals at earlier cuts (``snapshot - k * horizon_days``)
+   against who bought the theme's goods in the following ``horizon_days``
+   (:mod:`training.audience_model`, a seeded scikit-learn classifier);
+3. score every user seen by the snapshot with that model (recency / frequency of theme
+   purchases, basket share, category affinity, engagement, keywords searched or said,
+   purchase-embedding similarity, activity and spend);
+4. leave out users whose hard constraints (``constraints.parquet``: user_id, item_id, tag)
+   forbid a core theme item, or at least ``category_conflict_share`` of the theme-category
+   items, and put the reasons in words: "bought 鸡胸肉 3x in 30 days; searched 减脂餐"
+   (:mod:`training.audience_reasons`), ordered by what each signal adds to the user's score.
 
-Users whose hard constraints (``constraints.parquet``: user_id, item_id, tag) forbid a
-core theme item, or at least ``category_conflict_share`` of the theme-category items, are
-left out and counted. Pure functions; no I/O.
+Pure functions; no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,17 +33,12 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.matrix import Interactions
-from features.schema import PURCHASE_EVENTS, Col, EventType
+from features.schema import Col
+from training import audience_model as am
+from training.audience_reasons import join_reasons, reason_texts
+from training.audience_signals import ThemeLog, signals_at, theme_log, to_days, users_at
 
 REASONS = "reasons"
-COMPONENTS = ("rate", "recent", "category", "engage", "keyword", "cf")
-_DAY_S = 86400.0
-_VERBS = {
-    EventType.SEARCH.value: "searched",
-    EventType.MESSAGE.value: "said in chat",
-    EventType.LIVE_COMMENT.value: "commented in a live",
-}
-_ENGAGE_EVENTS = (EventType.VIEW.value, EventType.CLICK.value, EventType.CART.value)
 
 
 class Theme(BaseModel):
@@ -63,31 +53,27 @@ class Theme(BaseModel):
 
 
 class AudienceConfig(BaseModel):
-    """How users are scored against a theme."""
+    """How the audience model is trained and how its answer is shaped."""
 
     model_config = ConfigDict(extra="forbid")
 
-    half_life_days: float = Field(30.0, gt=0, description="Decay of every signal with age.")
-    rate_half_life_days: float = Field(
-        90.0, gt=0, description="Decay of the basket rate, from the user's own last basket."
+    model: Literal["hgb", "logreg"] = Field(
+        "hgb", description="hgb: histogram gradient boosting; logreg: logistic regression."
     )
-    window_days: float = Field(30.0, gt=0, description="Window the reasons count purchases in.")
-    weights: dict[str, float] = Field(
-        default={
-            "rate": 1.0,
-            "recent": 0.8,
-            "category": 0.3,
-            "engage": 0.3,
-            "keyword": 1.0,
-            "cf": 0.4,
-        },
-        description="Weight of each component in the score.",
+    seed: int = Field(0, description="Seed of the classifier and the purchase embedding.")
+    horizon_days: float = Field(
+        30.0, gt=0, description="Label window: a theme purchase in the next this many days."
     )
+    windows: int = Field(4, ge=1, le=24, description="Past cuts the model learns from.")
+    min_positives: int = Field(
+        20, ge=1, description="Fewer past converters (or non-converters) than this: fallback score."
+    )
+    half_life_days: float = Field(30.0, gt=0, description="Decay of the decayed signals.")
     prior_baskets: float = Field(
         3.0, ge=0, description="Pseudo-baskets of the Beta prior on the theme basket rate."
     )
-    cf_model: str | None = Field("itemknn", description="Registry kind of the CF model, or None.")
-    cf_params: dict[str, Any] = Field(default_factory=dict, description="Its config overrides.")
+    embedding: bool = Field(True, description="Purchase-embedding similarity as a signal.")
+    window_days: float = Field(30.0, gt=0, description="Window the reasons count purchases in.")
     category_conflict_share: float = Field(
         0.25,
         ge=0,
@@ -129,8 +115,12 @@ def resolve_theme(theme: Theme, items: pd.DataFrame) -> ThemeItems:
         e = str(entry).lower().strip()
         if not e:
             continue
-        by_id = ids == entry
-        by_text = (name.str.contains(e, regex=False) | (sub == e)).fillna(False) & ~by_id
+        by_id = (ids == entry).fillna(False).astype(bool)
+        by_text = name.str.contains(e, regex=False).fillna(False).astype(bool) | (
+            (sub == e).fillna(False).astype(bool)
+        )
+        if by_id.any():  # an entry that is an item id names that item only
+            by_text[:] = False
         core |= by_id | by_text
         label = label.mask(label.isna() & by_id, item_names)
         label = label.mask(label.isna() & by_text, str(entry).strip())
@@ -168,56 +158,54 @@ def conflicted_users(
     return out.drop_duplicates(Col.USER_ID).sort_values(Col.USER_ID)[cols].reset_index(drop=True)
 
 
-def _age_days(ts: pd.Series, snapshot: pd.Timestamp) -> np.ndarray:
-    return np.maximum((snapshot - ts).dt.total_seconds().to_numpy(np.float64) / _DAY_S, 0.0)
-
-
-def _squash(x: pd.Series) -> pd.Series:
-    """1 - exp(-x / median positive x): 0 stays 0, the median user gets 0.63."""
-    pos = x[x > 0]
-    if pos.empty:
-        return x * 0.0
-    return 1.0 - np.exp(-x / float(pos.median()))
-
-
-def _keyword_frame(texts: pd.DataFrame, keywords: list[str]) -> pd.DataFrame:
-    """Text events (user_id, ts, event_type, text) that hold a theme keyword: + keyword."""
-    from features.tags import keyword_hits
-
-    if texts.empty or not keywords:
-        return texts.iloc[0:0].assign(keyword=pd.Series([], dtype="string"))
-    hits = keyword_hits(texts[Col.TEXT].reset_index(drop=True), {"theme": list(keywords)})
-    base = texts.reset_index(drop=True)
-    out = base.loc[hits["row"].to_numpy()].reset_index(drop=True)
-    out["keyword"] = hits["kw"].to_numpy()
-    return out
-
-
 @dataclass
 class AudienceResult:
-    """The ranked audience, who was left out, the per-user components and a summary."""
+    """The ranked audience, who was left out, the per-user signals and a summary."""
 
-    audience: pd.DataFrame  # user_id, score, reasons, + one column per component, rank
+    audience: pd.DataFrame  # rank, user_id, score, reasons, + one c_<component> contribution each
     excluded: pd.DataFrame  # user_id, tag, item_id
-    components: pd.DataFrame  # every scored user: raw and squashed components
+    components: pd.DataFrame  # every scored user: signals, contributions (c_*), score
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _count_reason(frame: pd.DataFrame, label: str, template: str) -> pd.DataFrame:
-    """(user_id, weight, text) reasons such as "bought 鸡胸肉 3x in 30 days" from counted rows."""
-    if frame.empty:
-        return pd.DataFrame({Col.USER_ID: [], "weight": [], "text": []})
-    n = frame.groupby([Col.USER_ID, label], sort=False).size().rename("n").reset_index()
-    n = n.sort_values([Col.USER_ID, "n", label], ascending=[True, False, True])
-    n = n.groupby(Col.USER_ID, sort=False).head(2)
-    n["part"] = n[label].astype(str) + " " + n["n"].astype(str) + "x"
-    g = n.groupby(Col.USER_ID, sort=False).agg(part=("part", ", ".join), total=("n", "sum"))
-    return pd.DataFrame(
-        {
-            Col.USER_ID: g.index.to_numpy(),
-            "weight": g["total"].to_numpy(dtype=float),
-            "text": g["part"].map(template.format).to_numpy(),
-        }
+def affine_items(ti: ThemeItems, items: pd.DataFrame) -> tuple[pd.Index, pd.Series]:
+    """Other items of the categories the theme's items belong to, and their category names."""
+    cat = items.drop_duplicates(Col.ITEM_ID)
+    ids = cat[Col.ITEM_ID].astype("string")
+    if Col.CATEGORY not in cat.columns or len(ti.all) == 0:
+        return pd.Index([], dtype="string"), pd.Series(dtype="string")
+    category = cat[Col.CATEGORY].astype("string")
+    wanted = set(category[ids.isin(ti.all)].dropna())
+    mask = (category.isin(wanted) & ~ids.isin(ti.all)).fillna(False).to_numpy(bool)
+    return pd.Index(ids[mask].to_numpy()), pd.Series(
+        category[mask].to_numpy(), index=ids[mask].to_numpy()
+    )
+
+
+def theme_log_for(
+    theme: Theme, items: pd.DataFrame, purchases: pd.DataFrame, events: pd.DataFrame | None
+) -> tuple[ThemeItems, ThemeLog]:
+    """Step 1: the theme's items and its flagged log."""
+    ti = resolve_theme(theme, items)
+    affine, affine_labels = affine_items(ti, items)
+    labels = pd.concat([ti.labels.reindex(ti.all), affine_labels])
+    return ti, theme_log(purchases, events, ti.all, affine, labels, theme.keywords)
+
+
+def _snapshot(purchases: pd.DataFrame, events: pd.DataFrame | None) -> pd.Timestamp:
+    stamps = [purchases[Col.TS].max()] if len(purchases) else []
+    if events is not None and len(events):
+        stamps.append(events[Col.TS].max())
+    stamps = [s for s in stamps if pd.notna(s)]
+    return pd.Timestamp(max(stamps)) if stamps else pd.Timestamp.now(tz="UTC")
+
+
+def _theme_title(theme: Theme, ti: ThemeItems) -> str:
+    return (
+        "、".join(pd.unique(ti.labels.reindex(ti.core).astype(str))[:2])
+        or "、".join(theme.categories[:2])
+        or theme.name
+        or "the theme"
     )
 
 
@@ -234,244 +222,92 @@ def score_audience(
 ) -> AudienceResult:
     """Every user scored against the theme, best first, conflicted users left out.
 
-    ``purchases``: purchase lines (order_id, user_id, ts, item_id), e.g. ``baskets.parquet``;
-    ``events``: the clean event log (views, clicks, carts, texts; purchases in it are ignored);
-    ``inter``: the interaction matrices the CF model fits on (no CF without it).
+    ``purchases``: purchase lines (order_id, user_id, ts, item_id, amount), e.g.
+    ``baskets.parquet``; ``events``: the clean event log (views, clicks, carts, live views,
+    texts; purchases in it are ignored); ``users``: users to score beside those seen in the
+    log. ``inter`` is accepted for callers of the earlier signature and not used (the
+    embedding is fitted on the purchases before each cut, so training never sees the future).
     """
+    del inter
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # small models: threads only contend on a shared machine
+        return _score(theme, items, purchases, events, constraints, users, cfg, snapshot)
+
+
+def _score(
+    theme: Theme,
+    items: pd.DataFrame,
+    purchases: pd.DataFrame,
+    events: pd.DataFrame | None,
+    constraints: pd.DataFrame | None,
+    users: pd.Index | None,
+    cfg: AudienceConfig | None,
+    snapshot: pd.Timestamp | None,
+) -> AudienceResult:
     cfg = cfg or AudienceConfig()
-    ti = resolve_theme(theme, items)
-    if snapshot is None:
-        stamps = [purchases[Col.TS].max()]
-        if events is not None and len(events):
-            stamps.append(events[Col.TS].max())
-        snapshot = max(s for s in stamps if pd.notna(s))
-    snap = pd.Timestamp(snapshot)
-    hl = cfg.half_life_days
-    buys = purchases[purchases[Col.USER_ID].notna() & purchases[Col.ITEM_ID].notna()]
-    buys = buys[buys[Col.TS] <= snap]
-    age = _age_days(buys[Col.TS], snap)
-    decay = np.power(0.5, age / hl)
-    is_core = buys[Col.ITEM_ID].isin(ti.core).to_numpy()
-    is_cat = buys[Col.ITEM_ID].isin(ti.category).to_numpy()
-    lines = pd.DataFrame(
-        {
-            Col.USER_ID: buys[Col.USER_ID].to_numpy(),
-            "basket": buys[Col.ORDER_ID].astype("string").to_numpy()
-            if Col.ORDER_ID in buys.columns
-            else buys[Col.TS].dt.floor("D").astype(str).to_numpy(),
-            "decay": decay,
-            "core": is_core,
-            "cat": is_cat,
-        }
+    snap = pd.Timestamp(snapshot) if snapshot is not None else _snapshot(purchases, events)
+    t_snap = float(to_days(pd.Series([snap]))[0])
+    ti, log = theme_log_for(theme, items, purchases, events)
+    # step 2: learn from past conversions
+    ts = am.training_set(
+        log,
+        t_snap,
+        cfg.horizon_days,
+        cfg.windows,
+        cfg.half_life_days,
+        cfg.prior_baskets,
+        cfg.seed,
+        cfg.embedding,
     )
-    # the basket rate decays from the user's own last basket: their current habit
-    last_age = pd.Series(age).groupby(lines[Col.USER_ID].to_numpy()).transform("min").to_numpy()
-    lines["habit"] = np.power(0.5, (age - last_age) / cfg.rate_half_life_days)
-    per_basket = lines.groupby([Col.USER_ID, "basket"], sort=False).agg(
-        decay=("habit", "max"), theme=("core", "max"), cat=("cat", "max")
-    )
-    per_basket["theme"] = per_basket["theme"] | per_basket["cat"]
-    per_basket["hit"] = per_basket["decay"] * per_basket["theme"]
-    per_user = per_basket.groupby(level=0).agg(
-        n=("decay", "sum"), k=("hit", "sum"), baskets=("theme", "size"), hits=("theme", "sum")
-    )
-    p0 = float(per_basket["theme"].mean()) if len(per_basket) else 0.0
-    a = cfg.prior_baskets
-    posterior = (per_user["k"] + a * p0) / (per_user["n"] + a)
-    per_user["rate"] = posterior.where(per_user["hits"] > 0, 0.0)
-    parts: dict[str, pd.Series] = {
-        "rate": per_user["rate"].clip(lower=0.0),
-        "recent": lines[is_core].groupby(Col.USER_ID)["decay"].sum(),
-        "category": lines[is_cat].groupby(Col.USER_ID)["decay"].sum(),
-    }
-
-    reasons: list[pd.DataFrame] = []
-    window = age <= cfg.window_days
-    core_buys = buys[is_core].assign(
-        item_name=ti.labels.reindex(buys.loc[is_core, Col.ITEM_ID]).to_numpy()
-    )
-    recent_win = core_buys[window[is_core]]
-    r = _count_reason(recent_win, "item_name", "bought {} in " + f"{cfg.window_days:g} days")
-    older = core_buys[~core_buys[Col.USER_ID].isin(recent_win[Col.USER_ID])]
-    r_old = _count_reason(older, "item_name", "bought {} before")
-    reasons += [r.assign(component="recent"), r_old.assign(component="recent")]
-    if len(ti.category):
-        hit_users = per_user[per_user["hits"] > 0]
-        reasons.append(
-            pd.DataFrame(
-                {
-                    Col.USER_ID: hit_users.index.to_numpy(),
-                    "weight": hit_users["hits"].to_numpy(dtype=float),
-                    "text": (
-                        "theme goods in "
-                        + hit_users["hits"].astype(int).astype(str)
-                        + " of "
-                        + hit_users["baskets"].astype(str)
-                        + " orders"
-                    ).to_numpy(),
-                    "component": "rate",
-                }
-            )
-        )
-
-    if events is not None and len(events):
-        ev = events[events[Col.USER_ID].notna() & (events[Col.TS] <= snap)]
-        ev = ev[~ev[Col.EVENT_TYPE].isin([str(e) for e in PURCHASE_EVENTS])]
-        eng = ev[ev[Col.EVENT_TYPE].isin(_ENGAGE_EVENTS) & ev[Col.ITEM_ID].isin(ti.all)]
-        parts["engage"] = (
-            pd.Series(np.power(0.5, _age_days(eng[Col.TS], snap) / hl), index=eng.index)
-            .groupby(eng[Col.USER_ID].to_numpy())
-            .sum()
-        )
-        eng_core = eng[eng[Col.ITEM_ID].isin(ti.core)]
-        eng_core = eng_core.assign(item_name=ti.labels.reindex(eng_core[Col.ITEM_ID]).to_numpy())
-        reasons.append(
-            _count_reason(eng_core, "item_name", "looked at {}").assign(component="engage")
-        )
-        if Col.TEXT in ev.columns:
-            texts = ev[ev[Col.EVENT_TYPE].isin(list(_VERBS)) & ev[Col.TEXT].notna()]
-            kw = _keyword_frame(
-                texts[[Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.TEXT]], theme.keywords
-            )
-            if len(kw):
-                kw_decay = np.power(0.5, _age_days(kw[Col.TS], snap) / hl)
-                parts["keyword"] = pd.Series(kw_decay).groupby(kw[Col.USER_ID].to_numpy()).sum()
-                kw["verb"] = kw[Col.EVENT_TYPE].map(_VERBS)
-                said = (
-                    kw.groupby([Col.USER_ID, "verb"], sort=False)
-                    .agg(
-                        words=("keyword", lambda s: "、".join(pd.unique(s.astype(str))[:3])),
-                        n=("keyword", "size"),
-                    )
-                    .reset_index()
-                    .sort_values([Col.USER_ID, "n", "verb"], ascending=[True, False, True])
-                )
-                said["part"] = (
-                    said["verb"]
-                    + " "
-                    + said["words"]
-                    + np.where(said["n"] > 1, " " + said["n"].astype(str) + "x", "")
-                )
-                per = said.groupby(Col.USER_ID, sort=False).agg(
-                    text=("part", ", ".join), weight=("n", "sum")
-                )
-                reasons.append(
-                    pd.DataFrame(
-                        {
-                            Col.USER_ID: per.index.to_numpy(),
-                            "weight": per["weight"].to_numpy(dtype=float),
-                            "text": per["text"].to_numpy(),
-                            "component": "keyword",
-                        }
-                    )
-                )
-
-    if cfg.cf_model and inter is not None and cfg.weights.get("cf", 0) > 0:
-        cf = collaborative_scores(inter, ti, cfg)
-        parts["cf"] = cf
-        theme_name = (
-            "、".join(pd.unique(ti.labels.reindex(ti.core).astype(str))[:2])
-            or "、".join(theme.categories[:2])
-            or theme.name
-            or "the theme"
-        )
-        top_cf = cf[cf >= cf.quantile(0.9)] if len(cf) else cf
-        reasons.append(
-            pd.DataFrame(
-                {
-                    Col.USER_ID: top_cf.index.to_numpy(),
-                    "weight": 0.5,
-                    "text": f"shops like people who buy {theme_name}",
-                    "component": "cf",
-                }
-            )
-        )
-
-    comp = pd.concat({c: v.astype(float) for c, v in parts.items()}, axis=1, join="outer")
-    comp.index = comp.index.astype("string").rename(Col.USER_ID)
-    comp = comp.reindex(columns=list(COMPONENTS)).fillna(0.0)
+    model, choice = am.choose_model(ts, cfg.model, cfg.seed, cfg.min_positives)
+    # step 3: score everyone seen by the snapshot
+    who = users_at(log, t_snap)
     if users is not None:
-        comp = comp.reindex(comp.index.union(pd.Index(users, name=Col.USER_ID)), fill_value=0.0)
-    squashed = pd.DataFrame(index=comp.index)
-    for c in COMPONENTS:
-        if c == "cf":
-            v = comp[c]
-            squashed[c] = v.rank(pct=True).where(v > 0, 0.0)
-        elif c == "rate":
-            squashed[c] = comp[c].clip(0.0, 1.0)  # already a probability
-        else:
-            squashed[c] = _squash(comp[c])
-    w = pd.Series({c: cfg.weights.get(c, 0.0) for c in COMPONENTS})
-    contrib = squashed * w
-    score = contrib.sum(axis=1)
+        who = who.union(pd.Index(users, dtype="string"))
+    x = signals_at(log, t_snap, who, cfg.half_life_days, cfg.prior_baskets, cfg.seed, cfg.embedding)
+    score = pd.Series(am.predict(model, x), index=x.index)
+    contrib = am.contributions(model, x, score.to_numpy())
+    # step 4: constraints and reasons
     excluded = conflicted_users(
         constraints if constraints is not None else pd.DataFrame(), ti, cfg.category_conflict_share
     )
     keep = (score > cfg.min_score) & ~score.index.isin(excluded[Col.USER_ID])
-    ranked = score[keep].sort_values(ascending=False, kind="stable")
-    ranked = ranked.iloc[np.lexsort((ranked.index.to_numpy(), -ranked.to_numpy()))]
-
-    text = _join_reasons(reasons, contrib, cfg.max_reasons)
+    ranked = score[keep]
+    ranked = ranked.iloc[np.lexsort((ranked.index.to_numpy(dtype=str), -ranked.to_numpy()))]
+    texts = reason_texts(log, t_snap, cfg.window_days, _theme_title(theme, ti), x["embed_sim"])
+    text = join_reasons(texts, contrib.loc[ranked.index], cfg.max_reasons)
     out = pd.DataFrame(
         {
+            "rank": np.arange(1, len(ranked) + 1),
             Col.USER_ID: ranked.index.astype("string"),
             Col.SCORE: ranked.to_numpy().round(6),
             REASONS: text.reindex(ranked.index).fillna("").to_numpy(),
         }
     )
     out = pd.concat(
-        [out, comp.reindex(ranked.index).reset_index(drop=True).add_prefix("c_")], axis=1
+        [out, contrib.loc[ranked.index].reset_index(drop=True).round(6).add_prefix("c_")], axis=1
     )
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    signal = (x[["theme_all", "affine_90", "engage_decay", "keyword_decay"]] > 0).any(axis=1)
     summary = {
         "theme": theme.name,
         "core_items": int(len(ti.core)),
         "category_items": int(len(ti.category)),
         "keywords": len(theme.keywords),
         "users_scored": int(len(score)),
-        "users_with_signal": int((score > cfg.min_score).sum()),
+        "users_with_signal": int(signal.sum()),
         "excluded_by_constraints": int(len(excluded)),
-        "excluded_with_signal": int(
-            ((score > cfg.min_score) & score.index.isin(excluded[Col.USER_ID])).sum()
-        ),
-        "theme_basket_rate": round(p0, 6),
+        "excluded_with_signal": int((signal & score.index.isin(excluded[Col.USER_ID])).sum()),
+        "model": cfg.model if model is not None else "fallback",
+        "training_rows": int(len(ts.y)),
+        "training_positives": int(ts.y.sum()),
+        "training_cuts": len(ts.cuts),
+        "training_horizon_days": round(ts.horizon, 2),
+        **choice,
         "snapshot": str(snap),
     }
-    return AudienceResult(out, excluded, comp.assign(score=score), summary)
-
-
-def _join_reasons(reasons: list[pd.DataFrame], contrib: pd.DataFrame, k: int) -> pd.Series:
-    """Per user: the reason texts of their strongest components, '; '-joined."""
-    parts = [r for r in reasons if len(r)]
-    if not parts:
-        return pd.Series(dtype="string")
-    r = pd.concat(parts, ignore_index=True)
-    long = pd.DataFrame(contrib.stack()).reset_index()
-    long.columns = pd.Index([Col.USER_ID, "component", "contrib"])
-    r = r.merge(long, on=[Col.USER_ID, "component"], how="left")
-    r = r[r["contrib"].fillna(0) > 0]
-    r = r.sort_values([Col.USER_ID, "contrib", "weight"], ascending=[True, False, False])
-    r = r.drop_duplicates([Col.USER_ID, "component"])  # one reason per component
-    r = r.groupby(Col.USER_ID, sort=False).head(k)
-    return r.groupby(Col.USER_ID, sort=False)["text"].agg("; ".join)
-
-
-def collaborative_scores(inter: Interactions, ti: ThemeItems, cfg: AudienceConfig) -> pd.Series:
-    """Mean CF-model score of each user over the theme's core items (else its category items)."""
-    from training.models import build_model
-
-    cols = inter.items.index(pd.Series(ti.core if len(ti.core) else ti.category, dtype="string"))
-    cols = cols[cols >= 0]
-    if len(cols) == 0 or inter.shape[0] == 0:
-        return pd.Series(dtype=float)
-    model = build_model(str(cfg.cf_model), **cfg.cf_params).fit(inter)
-    n = inter.shape[0]
-    out = np.zeros(n, dtype=np.float64)
-    for start in range(0, n, 2048):  # batches of users bound the dense score block
-        users = np.arange(start, min(start + 2048, n))
-        out[users] = model.score(users)[:, cols].mean(axis=1)
-    active = np.asarray((inter.weights != 0).sum(axis=1)).ravel() > 0
-    return pd.Series(out[active], index=pd.Index(inter.users.ids[active], name=Col.USER_ID))
+    components = pd.concat([x, contrib.add_prefix("c_")], axis=1).assign(score=score)
+    return AudienceResult(out, excluded, components, summary)
 
 
 def theme_from_json(data: dict[str, Any] | str) -> Theme:

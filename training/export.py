@@ -25,11 +25,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
+from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
 from features.schema import LIST_SEP, Col, EventType
 from serving import artifacts as art
+from serving.response import MANIFEST_KEY as RESPONSE_KEY
+from training.hosts import DEFAULT_TAG_MAP
 from training.models.base import Recommender
+from training.response import BundleResponse, fit_for_bundle
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.export")
@@ -323,6 +327,7 @@ def export_bundle(
     matching_dirs: list[Path] | None = None,
     interest_keywords: dict[str, list[str]] | None = None,
     top_m: int = DEFAULT_TOP_M,
+    seed: int = 0,
 ) -> Path:
     """Write the bundle for `variants` ({alias: model}) over the feature store in `features`."""
     features = Path(features)
@@ -356,6 +361,7 @@ def export_bundle(
             Col.LIVE_ID,
             Col.GROUP_ID,
             Col.ORDER_ID,
+            Col.ITEM_ID,
             "referrer_user_id",
         ]
         import pyarrow.parquet as pq
@@ -363,6 +369,9 @@ def export_bundle(
         have = set(pq.read_schema(ev_path).names)
         events = pd.read_parquet(ev_path, columns=[c for c in want if c in have])
     activity = activity_table(events, users)
+    group_hist, group_hist_age = group_item_history(
+        events, IdMap.from_values(groups[Col.GROUP_ID]), items, snapshot
+    )
     hosts = _read(features, store.HOSTS)
     if hosts is not None and Col.TAGS in hosts.columns:
         hosts = hosts.assign(**{Col.TAGS: hosts[Col.TAGS].astype("string").fillna("")})
@@ -381,7 +390,12 @@ def export_bundle(
         "snapshot": str(snapshot),
         "interest_keywords": interest_keywords or {},
         "list_sep": LIST_SEP,
+        "host_tag_map": DEFAULT_TAG_MAP,
     }
+    response = _response_model(features, seed)
+    if response is not None:
+        tables.update(response.tables)
+        meta[RESPONSE_KEY] = response.model
     path = art.write_bundle(
         out,
         users=users.ids,
@@ -393,6 +407,8 @@ def export_bundle(
         groups=groups,
         group_members=gm,
         item_neighbours=neighbours,
+        group_history=group_hist,
+        group_history_age=group_hist_age,
         variants=varr,
         user_profile=profile,
         user_tags=user_tags,
@@ -403,6 +419,18 @@ def export_bundle(
     )
     log.info("bundle %s written in %.1fs", path, time.perf_counter() - t0)
     return path
+
+
+def _response_model(features: Path, seed: int) -> BundleResponse | None:
+    """The live response model for plans' funnels (None, logged, when there are too few lives)."""
+    t0 = time.perf_counter()
+    try:
+        out = fit_for_bundle(features, seed)
+    except (ValueError, KeyError) as exc:  # too few lives, or lives without items / hosts
+        log.warning("no live response model in the bundle (plans carry no funnel): %s", exc)
+        return None
+    log.info("live response model fitted in %.1fs", time.perf_counter() - t0)
+    return out
 
 
 def registry_variants(
@@ -493,7 +521,13 @@ def main(argv: list[str] | None = None) -> int:
             settings.work_dir / "matching",
         ]
         path = export_bundle(
-            features, out, variants, matching, _interest_keywords(settings), args.top_m
+            features,
+            out,
+            variants,
+            matching,
+            _interest_keywords(settings),
+            args.top_m,
+            settings.seed,
         )
     except (LookupError, ValueError, FileNotFoundError) as exc:
         print(f"linli export: error: {exc}", file=sys.stderr)

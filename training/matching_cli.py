@@ -353,30 +353,25 @@ def audience_main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="CSV (default <matching>/audience_<theme>.csv)"
     )
     p.add_argument("--matching", type=Path, default=None, help="folder of audiences.parquet")
-    p.add_argument("--cf-model", default=None, help="CF model kind, or 'none'")
+    p.add_argument("--model", choices=["hgb", "logreg"], default="hgb", help="audience model")
+    p.add_argument("--horizon-days", type=float, default=30.0, help="predicted purchase window")
+    p.add_argument("--seed", type=int, default=0, help="seed of the model and the embedding")
     p.add_argument("--no-mlflow", action="store_true")
     return _run(_audience, p.parse_args(argv), "linli audience")
 
 
 def _audience(args: argparse.Namespace) -> int:
-    from features.matrix import Interactions
     from training.audience import AudienceConfig, score_audience, theme_from_json
 
     t0 = time.perf_counter()
     f = args.features
     theme = theme_from_json(args.theme.read_text(encoding="utf-8"))
-    cfg = AudienceConfig()
-    if args.cf_model is not None:
-        cfg = cfg.model_copy(
-            update={"cf_model": None if args.cf_model == "none" else args.cf_model}
-        )
+    cfg = AudienceConfig(model=args.model, horizon_days=args.horizon_days, seed=args.seed)
     items, baskets = need(f, store.ITEMS), need(f, store.BASKETS)
     cols = _event_columns(f, [Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.ITEM_ID, Col.TEXT])
     events = need(f, store.EVENTS, cols)
     constraints = read(f, store.CONSTRAINTS)
-    inter = Interactions.load(f / store.MATRIX_DIR) if cfg.cf_model else None
-    users = pd.Index(inter.users.ids) if inter is not None else None
-    res = score_audience(theme, items, baskets, events, constraints, users, inter, cfg)
+    res = score_audience(theme, items, baskets, events, constraints, cfg=cfg)
     top = res.audience.head(args.n)
     matching = args.matching or default_out(f)
     slug = "".join(ch if ch.isalnum() else "_" for ch in (theme.name or args.theme.stem))

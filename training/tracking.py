@@ -55,6 +55,7 @@ USERS_ARTIFACT = "users"
 ITEMS_ARTIFACT = "items"
 TAG_RUN_TYPE = "linli.run_type"
 TAG_MODEL_KIND = "linli.model_kind"
+TAG_STATE_SHA = "linli.state_sha256"  # model version tag: sha256 of the pickled state
 ALIASES = ("champion", "challenger")
 _PARAM_MAX = 6000  # MLflow's limit on a param value
 
@@ -354,6 +355,7 @@ def log_recommender(
     with tempfile.TemporaryDirectory(prefix="linli-model-") as tmp:
         folder = Path(tmp) / RECOMMENDER_ARTIFACT
         model.save(folder)
+        state_sha = model.state_digest(folder)
         artifacts = {RECOMMENDER_ARTIFACT: str(folder)}
         if data is not None:
             users_path, items_path = Path(tmp) / "users.parquet", Path(tmp) / "items.parquet"
@@ -372,6 +374,8 @@ def log_recommender(
                 tags={TAG_MODEL_KIND: str(model.config.kind)},
             )
     version = info.registered_model_version
+    if register and version is not None:  # the registry vouches for the artifact's bytes
+        _client(settings).set_model_version_tag(name, str(version), TAG_STATE_SHA, state_sha)
     return LoggedRecommender(
         model_uri=info.model_uri,
         run_id=active_run_id(),
@@ -545,7 +549,12 @@ def load_recommender(
             raise FileNotFoundError(
                 f"no {RECOMMENDER_ARTIFACT}/ folder in model version {mv.version}"
             )
-        model = Recommender.load(rec_dir)
+        expected = (mv.tags or {}).get(TAG_STATE_SHA)
+        if expected is None:
+            log.warning(
+                "model version %s has no recorded state digest: loaded unverified", mv.version
+            )
+        model = Recommender.load(rec_dir, expect_sha256=expected)
         users = _read_ids(next(map(str, local.rglob("users.parquet")), None), Col.USER_ID)
         items = _read_ids(next(map(str, local.rglob("items.parquet")), None), Col.ITEM_ID)
     return LoadedModel(model, users, items, str(mv.version), mv.run_id)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole loop on an embedded default (files + SQLite MLflow + one BentoML server).
 # synthetic world -> feature store -> models (blend champion / ALS challenger) in MLflow -> segments, bundles,
-# hosts, KOC, the seed's theme audience -> serving bundle -> server left running with three curl calls.
+# hosts, KOC, the seed's theme audience -> serving bundle -> server left running with three curl calls,
+# then G00001's live plan (curl of /live/plan, printed readable).
 set -euo pipefail
 W="${1:-work}"
 PORT="${LINLI_DEMO_PORT:-3000}"
@@ -26,6 +27,10 @@ step "5/7 the seed's case: a light-meal / fat-loss audience of 120"
 linli audience --features "$W/features" --theme experiments/themes/light_meal.json --n 120 --out "$W/matching/audience_light_meal.csv"
 step "6/7 serving bundle + 7/7 BentoML server on 127.0.0.1:$PORT"
 "$BIN/python" -m serving.demo --features "$W/features" --bundle "$W/bundle" --port "$PORT" --export
+step "the live plan for G00001: items, bundle, host, audience, predicted funnel"
+echo "curl -s -X POST http://127.0.0.1:$PORT/live/plan -H 'content-type: application/json' -d '{\"group_id\": \"G00001\", \"audience_n\": 120}' | python -m experiments.demos.show_plan"
+curl -s -X POST "http://127.0.0.1:$PORT/live/plan" -H 'content-type: application/json' \
+  -d '{"group_id": "G00001", "audience_n": 120}' | "$BIN/python" -m experiments.demos.show_plan
 cat <<EOT
 
 Outputs: world $W/world  features $W/features (summary.json, rejects/)  matching $W/matching

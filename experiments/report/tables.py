@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.schema import Col, EventType
+from features.live_response import live_invitations as live_invitations
+from features.schema import Col
 
 MONTH = pd.Timedelta(days=30)
 DRIFT_LOW, DRIFT_HIGH = 0.5, 2.0
@@ -16,37 +17,6 @@ SEGMENT = "segment"
 
 
 # -- funnels (pure) ------------------------------------------------------------------------------
-def live_invitations(
-    lives: pd.DataFrame, members: pd.DataFrame, events: pd.DataFrame
-) -> pd.DataFrame:
-    """One row per (live, member present at its start): live_id, group_id, user_id, viewed, joined."""
-    lv = lives[[Col.LIVE_ID, Col.GROUP_ID, Col.START_TS]].dropna(subset=[Col.GROUP_ID])
-    m = members[members[Col.USER_ID].notna()][
-        [Col.GROUP_ID, Col.USER_ID, Col.JOINED_AT, Col.LEFT_AT]
-    ]
-    inv = lv.merge(m, on=Col.GROUP_ID, how="inner")
-    joined = inv[Col.JOINED_AT].isna() | (inv[Col.JOINED_AT] <= inv[Col.START_TS])
-    stayed = inv[Col.LEFT_AT].isna() | (inv[Col.LEFT_AT] > inv[Col.START_TS])
-    inv = inv[joined & stayed].drop_duplicates([Col.LIVE_ID, Col.USER_ID])
-    et = events[Col.EVENT_TYPE].astype(str)
-    has_live = events[Col.LIVE_ID].notna() & events[Col.USER_ID].notna()
-
-    def pairs(kind: str) -> pd.MultiIndex:
-        e = events[has_live & (et == kind)]
-        return pd.MultiIndex.from_arrays([e[Col.LIVE_ID].astype(str), e[Col.USER_ID].astype(str)])
-
-    key = pd.MultiIndex.from_arrays([inv[Col.LIVE_ID].astype(str), inv[Col.USER_ID].astype(str)])
-    return pd.DataFrame(
-        {
-            Col.LIVE_ID: inv[Col.LIVE_ID].astype(str).to_numpy(),
-            Col.GROUP_ID: inv[Col.GROUP_ID].astype(str).to_numpy(),
-            Col.USER_ID: inv[Col.USER_ID].astype(str).to_numpy(),
-            "viewed": key.isin(pairs(str(EventType.LIVE_VIEW))),
-            "joined": key.isin(pairs(str(EventType.JIELONG))),
-        }
-    )
-
-
 def funnel(inv: pd.DataFrame, by: str | pd.Series) -> pd.DataFrame:
     """invited, viewers, joiners, view rate, 接龙 rate among viewers and overall, per key."""
     g = inv.groupby(by, sort=False)

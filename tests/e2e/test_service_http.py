@@ -117,6 +117,11 @@ def test_both_variants_serve_and_every_list_is_logged(server: dict[str, Any]) ->
 def test_rank_group_every_strategy(server: dict[str, Any], strategy: str) -> None:
     r = ok(server, "/rank/group", {"group_id": "g1", "k": 6, "strategy": strategy})
     assert r["members"] > 50 and 0 < len(r["items"]) <= 6 and r["strategy"] == strategy
+    assert r["mix"] and r["mix"].startswith("history ")  # the group-rebuy mix served it
+    plain = ok(
+        server, "/rank/group", {"group_id": "g1", "k": 6, "strategy": strategy, "rebuy": False}
+    )
+    assert plain["mix"] is None and 0 < len(plain["items"]) <= 6
     f = ok(
         server,
         "/rank/group",

@@ -16,6 +16,7 @@ import pytest
 from loop_world import empty_mlflow, end_runs, loop_world
 
 from experiments import retrain as R
+from serving import pointer
 from training.settings import Settings
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
@@ -178,7 +179,7 @@ def test_month_two_failure_leaves_the_champion_then_promotion_reaches_the_server
     def broken(*a: Any, **k: Any) -> Any:
         raise OSError("simulated: disk full")
 
-    for step, target in (("evaluate", (ab, "run_ab")), ("promote", (R, "swap_into_place"))):
+    for step, target in (("evaluate", (ab, "run_ab")), ("promote", (pointer, "adopt"))):
         with monkeypatch.context() as m:
             m.setattr(*target, broken)
             with pytest.raises(R.RetrainError) as err:

@@ -8,6 +8,7 @@ scores a model produces, then the top k are taken.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from abc import ABC, abstractmethod
@@ -105,17 +106,32 @@ class Recommender(ABC):
         with (path / STATE_FILE).open("wb") as fh:
             pickle.dump(self.__getstate__(), fh, protocol=pickle.HIGHEST_PROTOCOL)
 
+    @staticmethod
+    def state_digest(path: Path | str) -> str:
+        """sha256 of the pickled state file of a :meth:`save` folder (recorded in the registry)."""
+        return hashlib.sha256((Path(path) / STATE_FILE).read_bytes()).hexdigest()
+
     @classmethod
-    def load(cls, path: Path | str) -> Recommender:
-        """Rebuild a fitted model written by :meth:`save` (any model kind)."""
+    def load(cls, path: Path | str, expect_sha256: str | None = None) -> Recommender:
+        """Rebuild a fitted model written by :meth:`save` (any model kind).
+
+        With `expect_sha256` (the digest the registry recorded at logging time) the state file
+        is checked before it is unpickled: a file changed in the artifact store is refused, so
+        write access to the artifacts alone does not run code in the loading process.
+        """
         from training.models import model_class  # the registry of kinds
 
         path = Path(path)
         cfg = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
         klass = model_class(cfg["kind"])
         model = klass.__new__(klass)
-        with (path / STATE_FILE).open("rb") as fh:
-            model.__setstate__(pickle.load(fh))
+        blob = (path / STATE_FILE).read_bytes()
+        if expect_sha256 is not None and hashlib.sha256(blob).hexdigest() != expect_sha256:
+            raise ValueError(
+                f"{path / STATE_FILE}: sha256 differs from the one recorded in the registry; "
+                "refusing to load it (the artifact was changed after logging)"
+            )
+        model.__setstate__(pickle.loads(blob))  # noqa: S301 - verified above when recorded
         model.config = klass.config_class(**cfg)
         return model
 

@@ -3,11 +3,12 @@
     score = w * repeat / max(repeat) + (1 - w) * ((1 - v) * popularity + v * base)
 
 per user, where `repeat` = count * 0.5 ** (days since last purchase / half-life) (0 for
-never-bought items), `base` is any registered model's score and both `popularity` and
+never-bought items) or, when it wins the search, TIFU-KNN's decayed basket-frequency vector
+(every past basket counts, recent ones more), `base` is any registered model's score and both `popularity` and
 `base` are min-max scaled to [0, 1] per user. Own items get both parts, new items only the
-second. The repeat weight w, the base share v and the half-life are learned at fit time:
-each user's last basket is held out of the training interactions, the base model is fitted
-on the rest, and the (half-life, w, v) with the best Recall@k on the held-out baskets wins;
+second. The repeat weight w, the base share v and the repeat score are learned at fit time:
+each user's last basket is held out of the training interactions (then, in a second round,
+the one before it), the base model is fitted on the rest, and the (repeat score, w, v) with the best Recall@k on the held-out baskets wins;
 then the base model is refitted on everything (skipped when v = 0).
 """
 
@@ -30,8 +31,10 @@ from training.models._common import (
 )
 from training.models.base import ModelConfig, Recommender, top_k
 from training.models.repeat import repeat_scores
+from training.models.tifuknn import TIFUKNNConfig, tifu_user_vectors
 
 _TUNE_BATCH = 512
+_TIE = np.float32(1e-4)  # `other` always breaks ties among never-bought items
 
 
 def _default_weights() -> tuple[float, ...]:
@@ -66,6 +69,11 @@ class BlendConfig(ModelConfig):
         description="grid of repeat half-lives in days searched at fit time (None = no recency)",
     )
     count_power: float = Field(1.0, ge=0.0, description="exponent on the repeat purchase count")
+    tifu_repeat: bool = Field(
+        True,
+        description="also search TIFU-KNN's decayed basket-frequency vector (its published "
+        "r_b, r_g, m) as the repeat score (needs baskets)",
+    )
     weight: float | None = Field(
         None,
         ge=0.0,
@@ -76,8 +84,17 @@ class BlendConfig(ModelConfig):
     half_life_days: float | None = Field(
         None, gt=0.0, description="fixed half-life, used with `weight` (None = no recency)"
     )
+    repeat_kind: Literal["recency", "tifu"] = Field(
+        "recency", description="fixed repeat score, used with `weight`"
+    )
     tune_k: int = Field(10, ge=1, description="k of the Recall@k the search maximises")
     tune_users: int = Field(4000, ge=1, description="held-out users sampled for the search (speed)")
+    tune_rounds: int = Field(
+        2,
+        ge=1,
+        description="held-out rounds of the search: round r holds out each user's r-th basket "
+        "from the end (more rounds: a less noisy choice on small data)",
+    )
     seed: int = Field(0, description="seed of the user sample; passed on to the base model")
 
 
@@ -100,7 +117,8 @@ class RepeatBlend(Recommender):
 
     def _fit(self, data: Interactions) -> None:
         c = self.config
-        self.tuning: list[dict[str, float | None]] = []
+        self.tuning: list[dict[str, float | str | None]] = []
+        self.repeat_kind_ = c.repeat_kind if data.baskets is not None else "recency"
         if c.weight is not None:
             self.weight_, self.base_share_, self.half_life_ = (
                 c.weight,
@@ -109,6 +127,7 @@ class RepeatBlend(Recommender):
             )
         else:
             self.weight_, self.base_share_, self.half_life_ = self._tune(data)
+        self.tifu_vectors = _tifu(data) if self.repeat_kind_ == "tifu" else None
         self.base_model = self._base().fit(data) if self.base_share_ > 0 else None
         self.popularity = minmax_rows(popularity(data, c.popularity_signal)[None, :])[0]
         self.counts = sp.csr_matrix(data.purchases, dtype=np.float32)
@@ -119,23 +138,61 @@ class RepeatBlend(Recommender):
         fallback = (0.5, c.base_share, c.half_lives[0] if c.half_lives else c.half_life_days)
         if data.baskets is None or not (c.weights and c.half_lives and c.base_shares):
             return fallback
-        train, truth = hold_out_last_baskets(data)
-        users = np.flatnonzero(np.diff(truth.indptr) > 0)
-        if len(users) == 0:
-            return fallback
+        sources: list[float | None | str] = list(c.half_lives)
+        if c.tifu_repeat:
+            sources.append("tifu")
+        grid = [(h, w, v) for h in sources for w in c.weights for v in c.base_shares]
+        hits, n_users = np.zeros(len(grid)), 0
         rng = np.random.default_rng(c.seed)
-        if len(users) > c.tune_users:
-            users = np.sort(rng.choice(users, size=c.tune_users, replace=False))
+        rest = data
+        for _ in range(c.tune_rounds):  # each round holds out the last basket left
+            train, truth = hold_out_last_baskets(rest)
+            users = np.flatnonzero(np.diff(truth.indptr) > 0)
+            if len(users) == 0:
+                break
+            if len(users) > c.tune_users:
+                users = np.sort(rng.choice(users, size=c.tune_users, replace=False))
+            hits += self._round_hits(train, truth, users, sources)
+            n_users += len(users)
+            rest = train
+        if n_users == 0:
+            return fallback
+        recall = hits / n_users
+        self.tuning = [
+            {"half_life_days": h, "weight": w, "base_share": v, "recall": float(r)}
+            for (h, w, v), r in zip(grid, recall, strict=True)
+        ]
+        h, w, v = grid[int(np.argmax(recall))]  # first of equals, in grid order
+        if h == "tifu":
+            self.repeat_kind_ = "tifu"
+            return float(w), float(v), None
+        self.repeat_kind_ = "recency"
+        return float(w), float(v), float(h) if h is not None else None
+
+    def _round_hits(
+        self,
+        train: Interactions,
+        truth: sp.csr_matrix,
+        users: np.ndarray,
+        sources: list[float | None | str],
+    ) -> np.ndarray:
+        """Summed Recall@k over `users` of every (repeat source, w, v) on one held-out round."""
+        c = self.config
+        hits = np.zeros(len(sources) * len(c.weights) * len(c.base_shares))
         base = self._base().fit(train) if any(v > 0 for v in c.base_shares) else None
         pop = minmax_rows(popularity(train, c.popularity_signal)[None, :])
-        grid = [(h, w, v) for h in c.half_lives for w in c.weights for v in c.base_shares]
-        hits = np.zeros(len(grid))
+        tifu = _tifu(train) if "tifu" in sources else None
         for sl in batches(len(users), _TUNE_BATCH):
             u = users[sl]
             counts, ages = train.purchases[u], train.last_purchase_age[u]
             collab = minmax_rows(base.score(u)) if base is not None else np.zeros((len(u), 1))
             reps = [
-                max_scale_rows(repeat_scores(counts, ages, h, c.count_power)) for h in c.half_lives
+                max_scale_rows(
+                    np.asarray(tifu[u].todense(), np.float32)
+                    if h == "tifu" and tifu is not None
+                    else repeat_scores(counts, ages, None if h == "tifu" else h, c.count_power)  # type: ignore[arg-type]
+                )
+                for h in sources
             ]
             t = truth[u]
             dense_truth = np.asarray(t.todense()) > 0
@@ -151,28 +208,29 @@ class RepeatBlend(Recommender):
                     rep_c = rep[rows, safe]
                     for w_i, w in enumerate(c.weights):
                         s = np.where(
-                            valid, np.float32(w) * rep_c + np.float32(1 - w) * other_c, -np.inf
+                            valid,
+                            np.float32(w) * rep_c + np.float32(1 - w + _TIE) * other_c,
+                            -np.inf,
                         )
                         top = top_k(s, c.tune_k)[0]
                         got = np.take_along_axis(hit, np.maximum(top, 0), axis=1) & (top >= 0)
                         g = (h_i * len(c.weights) + w_i) * len(c.base_shares) + v_i
                         hits[g] += float((got.sum(axis=1) / sizes).sum())
-        recall = hits / len(users)
-        self.tuning = [
-            {"half_life_days": h, "weight": w, "base_share": v, "recall": float(r)}
-            for (h, w, v), r in zip(grid, recall, strict=True)
-        ]
-        h, w, v = grid[int(np.argmax(recall))]  # first of equals, in grid order
-        return float(w), float(v), h
+        return hits
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         w, v = np.float32(self.weight_), np.float32(self.base_share_)
         counts, ages = self.counts[users], self.ages[users]
-        rep = max_scale_rows(repeat_scores(counts, ages, self.half_life_, self.config.count_power))
+        if self.tifu_vectors is not None:
+            rep = max_scale_rows(np.asarray(self.tifu_vectors[users].todense(), np.float32))
+        else:
+            rep = max_scale_rows(
+                repeat_scores(counts, ages, self.half_life_, self.config.count_power)
+            )
         other = np.repeat(((1 - v) * self.popularity)[None, :], len(users), axis=0)
         if self.base_model is not None:
             other += v * minmax_rows(self.base_model.score(users))
-        return w * rep + (1 - w) * other
+        return w * rep + (1 - w + _TIE) * other  # at w = 1 new items still rank by `other`
 
     def user_vectors(self) -> np.ndarray | None:
         """The base model's user vectors (None when the base was not needed)."""
@@ -181,6 +239,15 @@ class RepeatBlend(Recommender):
     def item_vectors(self) -> np.ndarray | None:
         """The base model's item vectors (None when the base was not needed)."""
         return self.base_model.item_vectors() if self.base_model is not None else None
+
+
+def _tifu(data: Interactions) -> sp.csr_matrix | None:
+    """TIFU-KNN's own-history vectors (published settings) when the data has baskets."""
+    if data.baskets is None or not len(data.baskets):
+        return None
+    t = TIFUKNNConfig()
+    v = tifu_user_vectors(data.baskets, data.shape, t.group_size, t.within_decay, t.group_decay)
+    return sp.csr_matrix(v, dtype=np.float32)
 
 
 def _candidates(other: np.ndarray, counts: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:

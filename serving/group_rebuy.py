@@ -1,0 +1,162 @@
+"""Group ranking that knows groups rebuy: group history + members' repeat + the collaborative score.
+
+    score = h * H + m * M + (1 - h - m) * C   (+ a popularity tie-break)
+
+- H: the group's own purchase history (orders / 接龙 carrying its group_id), each item's
+  count decayed by 0.5 ** (days since the group last bought it / half-life), scaled to [0, 1].
+- M: members' repeat signals: per member the same decayed count over their own purchases,
+  scaled to [0, 1] per member, then averaged over members (one member's staple still counts).
+- C: the aggregation strategy's group score (average, least misery, ...), as a rank unit in
+  (0, 1] over the scored pool (1 = the strategy's best item; 0 outside the pool).
+
+Without it, members' standardised model scores are averaged together and what the group
+keeps buying is crowded out. The weights, the half-life and the optional category cap are
+defaults chosen on validation cuts by ``experiments.group_eval`` (never on its test rows).
+Everything here is pure (arrays in, arrays out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class GroupMix:
+    """Weights of the group-rebuy mix (the collaborative part gets 1 - history - members)."""
+
+    history: float = 0.4
+    members: float = 0.4
+    half_life_days: float | None = None
+    category_cap: int | None = None  # at most this many items of one category in the top k
+
+    def __post_init__(self) -> None:
+        if self.history < 0 or self.members < 0 or self.history + self.members > 1.0 + 1e-9:
+            raise ValueError("history and members weights must be >= 0 and sum to <= 1")
+        if self.half_life_days is not None and self.half_life_days <= 0:
+            raise ValueError("half_life_days must be > 0 (or None for no recency)")
+        if self.category_cap is not None and self.category_cap < 1:
+            raise ValueError("category_cap must be >= 1 (or None for no cap)")
+
+    @property
+    def collaborative(self) -> float:
+        """Weight of the strategy's collaborative score."""
+        return max(0.0, 1.0 - self.history - self.members)
+
+    def label(self) -> str:
+        """Short text naming the mix (for responses and reports)."""
+        hl = "none" if self.half_life_days is None else f"{self.half_life_days:g}d"
+        cap = "" if self.category_cap is None else f", cap {self.category_cap}/category"
+        return (
+            f"history {self.history:g} + members {self.members:g} + "
+            f"collaborative {self.collaborative:g} (half-life {hl}{cap})"
+        )
+
+
+# chosen on the validation cuts of 5 synthetic presets + Ta-Feng + Instacart households by
+# `python -m experiments.group_eval` (docs/group-ranking.md); no cap and no recency won there
+DEFAULT_MIX = GroupMix()
+
+
+def decayed_counts(
+    counts: sp.spmatrix, ages: sp.spmatrix | None, half_life_days: float | None
+) -> sp.csr_matrix:
+    """Counts x 0.5 ** ((age - 1) / half-life) on the stored entries (ages are days + 1)."""
+    c = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    c.sort_indices()
+    if half_life_days is None or ages is None or not c.nnz:
+        return c
+    a = sp.csr_matrix(ages, dtype=np.float32)
+    a.sort_indices()
+    same = (
+        a.nnz == c.nnz
+        and np.array_equal(a.indptr, c.indptr)
+        and np.array_equal(a.indices, c.indices)
+    )
+    age = a.data if same else np.asarray(a[c.nonzero()], np.float32).ravel()
+    days = np.maximum(age - 1.0, 0.0)
+    c.data = (c.data * np.power(np.float32(0.5), days / np.float32(half_life_days))).astype(
+        np.float32
+    )
+    c.data = np.maximum(c.data, np.float32(1e-30))
+    return c
+
+
+def history_unit(
+    counts: sp.spmatrix, ages: sp.spmatrix | None, half_life_days: float | None, n_items: int
+) -> np.ndarray:
+    """The group history H (one row of counts / ages summed over its groups), scaled to [0, 1]."""
+    d = decayed_counts(counts, ages, half_life_days)
+    h = np.asarray(d.sum(axis=0), np.float32).ravel() if d.shape[0] else np.zeros(n_items)
+    top = float(h.max(initial=0.0))
+    return (h / np.float32(top)).astype(np.float32) if top > 0 else np.zeros(n_items, np.float32)
+
+
+def member_repeat_unit(
+    counts: sp.spmatrix, ages: sp.spmatrix | None, half_life_days: float | None, n_items: int
+) -> np.ndarray:
+    """Members' repeat signal M: each member's decayed counts scaled to [0, 1], averaged."""
+    d = decayed_counts(counts, ages, half_life_days)
+    n = d.shape[0]
+    if n == 0 or not d.nnz:
+        return np.zeros(n_items, np.float32)
+    row_max = np.asarray(d.max(axis=1).todense(), np.float32).ravel()
+    scale = np.where(row_max > 0, 1.0 / np.maximum(row_max, 1e-30), 0.0).astype(np.float32)
+    scaled = sp.diags(scale) @ d
+    return (np.asarray(scaled.sum(axis=0), np.float32).ravel() / np.float32(n)).astype(np.float32)
+
+
+def rank_unit(pool: np.ndarray, pool_scores: np.ndarray, n_items: int) -> np.ndarray:
+    """The strategy's pool scores as a rank unit: best = 1, worst in pool > 0, outside pool = 0."""
+    out = np.zeros(n_items, np.float32)
+    finite = np.isfinite(pool_scores)
+    p = pool[finite]
+    if not len(p):
+        return out
+    order = np.lexsort((p, -pool_scores[finite]))
+    n = len(p)
+    out[p[order]] = (n - np.arange(n, dtype=np.float32)) / np.float32(n)
+    return out
+
+
+def mix_scores(
+    collab: np.ndarray,
+    history: np.ndarray,
+    members: np.ndarray,
+    popularity: np.ndarray,
+    mix: GroupMix,
+) -> np.ndarray:
+    """h * H + m * M + c * C + 1e-3 * popularity (popularity in [0, 1) breaks ties)."""
+    s = (
+        np.float32(mix.history) * history
+        + np.float32(mix.members) * members
+        + np.float32(mix.collaborative) * collab
+    )
+    return (s + np.float32(1e-3) * popularity).astype(np.float32)
+
+
+def capped_top_k(
+    scores: np.ndarray, k: int, categories: np.ndarray | None, cap: int | None
+) -> np.ndarray:
+    """Top-k finite scores, at most `cap` per category (filled from the rest if too few)."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    order = finite[np.lexsort((finite, -scores[finite]))]
+    if cap is None or categories is None or len(order) <= k:
+        return order[:k].astype(np.int64)
+    taken: list[int] = []
+    spill: list[int] = []
+    per: dict[int, int] = {}
+    for i in order.tolist():
+        c = int(categories[i])
+        if per.get(c, 0) < cap:
+            per[c] = per.get(c, 0) + 1
+            taken.append(i)
+            if len(taken) == k:
+                break
+        elif len(spill) < k:
+            spill.append(i)
+    if len(taken) < k:
+        taken.extend(spill[: k - len(taken)])
+    return np.asarray(taken, np.int64)
