@@ -33,6 +33,7 @@ from features.synth.constants import (
 )
 from features.synth.holiday import holiday_dates
 from features.synth.specs import (
+    CATALOGUE_ROWS,
     CONSTRAINTS,
     EXTRA_PERSONAS,
     GROUP_TYPES,
@@ -49,12 +50,19 @@ from features.synth.specs import (
     TAG_NOTES,
     THEME_KEYS,
     THEMES,
+    VARIANT_LABELS,
+    VARIANT_ORIGINS,
+    VARIANT_PACKS,
     PersonaSpec,
     ThemeSpec,
 )
 from features.synth.write import write_world
 
+# the base catalogue as one text, one item a row (the form callers of the single module read)
+_CATALOGUE = "\n".join(CATALOGUE_ROWS)
+
 __all__ = [
+    "CATALOGUE_ROWS",
     "CATEGORICAL_EVENT_COLUMNS",
     "CHANNELS",
     "CONSTRAINTS",
@@ -80,6 +88,9 @@ __all__ = [
     "TAG_NOTES",
     "THEMES",
     "THEME_KEYS",
+    "VARIANT_LABELS",
+    "VARIANT_ORIGINS",
+    "VARIANT_PACKS",
     "Format",
     "PersonaSpec",
     "SynthConfig",
