@@ -1,0 +1,5 @@
+"""`python -m features.synth --out DIR [...]`."""
+
+from features.synth.cli import main
+
+raise SystemExit(main())
