@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from serving import schemas as s
 from serving.engine import ApiError, Engine
+from serving.log_privacy import log_client_error
 from serving.runtime import Runtime
 
 log = logging.getLogger("linli.serving.fastpath")
@@ -55,6 +56,7 @@ def answer(runtime: Runtime, path: str, body: bytes) -> tuple[int, bytes]:
     try:
         req = model.model_validate_json(body or b"{}")
     except ValidationError as exc:
+        log_client_error(path, exc)
         detail = exc.errors(include_context=False, include_input=False, include_url=False)
         err = {"error": f"{exc.error_count()} validation error for {exc.title}", "detail": detail}
         return 400, json.dumps(err, ensure_ascii=False, default=str).encode()

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 LOGGERS = ("bentoml._internal.server.http_app", "_bentoml_impl.server.app")
+QUIET_LOG = "bentoml.serve"  # a logger BentoML's workers print at INFO
 
 
 def client_error(exc: BaseException | None) -> tuple[int, str] | None:
@@ -48,6 +49,14 @@ class ClientErrorFilter(logging.Filter):
         record.levelno, record.levelname = logging.INFO, "INFO"
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
+
+
+def log_client_error(path: str, exc: BaseException) -> None:
+    """The same quiet INFO line for a client error answered outside BentoML's handlers."""
+    found = client_error(exc)
+    if found is not None:
+        status, summary = found
+        logging.getLogger(QUIET_LOG).info("client error %s on %s: %s", status, path, summary)
 
 
 def install(names: tuple[str, ...] = LOGGERS) -> Any:
