@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from features.schema import PURCHASE_EVENTS, Col, EventType, IdType
+from features.identity import normalize_id_type, normalize_id_value
+from features.schema import PURCHASE_EVENTS, Col, EventType
 from features.synth import (
     PERSONA_KEYS,
     PERSONA_LIBRARY,
@@ -41,16 +41,9 @@ def worlds() -> dict[str, World]:
     return out
 
 
-def _norm_phone(v: str) -> str:
-    digits = re.sub(r"\D", "", v)
-    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
-
-
 def _keys(id_type: pd.Series, id_value: pd.Series) -> pd.Series:
-    value = id_value.astype(str)
-    phone = id_type == IdType.PHONE
-    value = value.where(~phone, value[phone].map(_norm_phone))
-    return id_type.astype(str) + ":" + value
+    """`type:value` keys in the feature job's own canonical form."""
+    return normalize_id_type(id_type) + ":" + normalize_id_value(id_type, id_value)
 
 
 def _persona_of_events(world: World) -> pd.Series:
