@@ -126,6 +126,21 @@ def channel_block(users: pd.Index, events: pd.DataFrame) -> tuple[np.ndarray, li
     return _share_block(rows, codes, len(users), len(vocab)), vocab
 
 
+def _user_days(rows: np.ndarray, ts: pd.Series) -> np.ndarray:
+    """User row of every distinct (user row >= 0, local calendar day) pair; NaT times skipped."""
+    t = pd.to_datetime(ts, errors="coerce")
+    if t.dt.tz is not None:  # count local calendar days, as ``dt.floor("D")`` does
+        t = t.dt.tz_localize(None)
+    stamp = t.to_numpy(dtype="datetime64[ns]")
+    ok = (rows >= 0) & ~np.isnat(stamp)
+    day = stamp[ok].astype("datetime64[D]").view(np.int64)
+    if not len(day):
+        return np.zeros(0, np.int64)
+    day = day - day.min()
+    span = int(day.max()) + 1
+    return np.unique(rows[ok] * span + day) // span
+
+
 def engagement_block(users: pd.Index, events: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """Share of events per event type, log event count and log active days."""
     codes, vocab = _codes(events[Col.EVENT_TYPE])
@@ -133,15 +148,7 @@ def engagement_block(users: pd.Index, events: pd.DataFrame) -> tuple[np.ndarray,
     shares = _share_block(rows, codes, len(users), len(vocab))
     ok = rows >= 0
     count = np.bincount(rows[ok], minlength=len(users)).astype(float)
-    day = pd.to_datetime(events[Col.TS], errors="coerce").dt.floor("D")
-    days = (
-        pd.DataFrame({"row": rows[ok], "day": day.to_numpy()[ok]})
-        .drop_duplicates()
-        .groupby("row")
-        .size()
-    )
-    active = np.zeros(len(users))
-    active[days.index.to_numpy()] = days.to_numpy()
+    active = np.bincount(_user_days(rows, events[Col.TS]), minlength=len(users)).astype(float)
     extra = np.column_stack([np.log1p(count), np.log1p(active)])
     return np.hstack([shares, extra]), [*vocab, "log_events", "log_days"]
 
