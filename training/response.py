@@ -30,10 +30,10 @@ from features.live_response import (
     history_at,
     history_tables,
     invitations,
-    live_features,
     log_odds_design,
 )
-from features.schema import LIST_SEP, Col
+from features.schema import Col
+from training.response_frame import invitation_frame
 
 log = logging.getLogger("linli.response")
 
@@ -41,35 +41,12 @@ log = logging.getLogger("linli.response")
 def training_frame(
     h: History, inv: pd.DataFrame, lives: pd.DataFrame, items: pd.DataFrame
 ) -> pd.DataFrame:
-    """Features and labels of every invitation in ``inv`` (one live at a time)."""
-    items_of = (
-        lives.set_index(lives[Col.LIVE_ID].astype(str))[Col.ITEM_IDS]
-        .astype(str)
-        .str.split(LIST_SEP)
-    )
-    parts = []
-    for live_id, g in inv.groupby(Col.LIVE_ID, sort=True):
-        host = g[Col.HOST_ID].iloc[0]
-        x = live_features(
-            h,
-            pd.Index(g[Col.USER_ID].astype(str)),
-            list(items_of.get(live_id, [])),
-            None if pd.isna(host) else str(host),
-            items,
-        )
-        parts.append(
-            x.reset_index(drop=True).assign(
-                live_id=live_id,
-                start_ts=g[Col.START_TS].iloc[0],
-                viewed=g["viewed"].to_numpy(),
-                joined=g["joined"].to_numpy(),
-            )
-        )
-    return (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=[*FEATURES, Col.LIVE_ID, Col.START_TS, "viewed", "joined"])
-    )
+    """Features and labels of every invitation in ``inv`` (lives in sorted order).
+
+    The features of :func:`features.live_response.live_features`, gathered for all lives at
+    once (:func:`training.response_frame.invitation_frame`).
+    """
+    return invitation_frame(h, inv, lives, items)
 
 
 # -- the response model --------------------------------------------------------------------------------
