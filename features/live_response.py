@@ -182,7 +182,8 @@ def history_at(
         else float(b.groupby(Col.ORDER_ID)[Col.AMOUNT].sum().mean() or 0.0)
     )
     ob = order_amount.groupby(level=0).agg(["sum", "size"])
-    users = pd.Index(sorted(set(ev[Col.USER_ID].dropna().astype(str)) | set(per.index.astype(str))))
+    seen = ev[Col.USER_ID].dropna().astype(str).unique()  # distinct first: no pass per event
+    users = pd.Index(sorted(set(seen.tolist()) | set(per.index.astype(str))))
     people = pd.DataFrame(index=users)
     p = per.reindex(users).fillna(0.0)
     people["view_rate"] = (p["viewed"] + PRIOR * base_view) / (p["invited"] + PRIOR)
