@@ -78,7 +78,8 @@ USER_KNOWN = "user_known.npy"
 ITEM_KNOWN = "item_known.npy"
 TOPM = "topm.npz"
 
-# matching outputs (issue 4) copied into tables/ when they exist
+# matching outputs the server reads, copied into tables/ when they exist (the demand
+# forecast is a planning table no endpoint serves: it stays in the matching folder)
 KNOWN_TABLES = (
     "segments",
     "segment_profiles",
@@ -86,7 +87,6 @@ KNOWN_TABLES = (
     "host_scores",
     "koc",
     "audiences",
-    "forecast",
 )
 
 USER = "user"  # integer user index column

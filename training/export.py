@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
+from features.errors import LinliInputError
 from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
@@ -144,8 +145,24 @@ def group_tables(
     return table, gm
 
 
-def item_neighbours(purchases: sp.csr_matrix, n: int = DEFAULT_NEIGHBOURS) -> sp.csr_matrix:
-    """Top-n co-purchase neighbours per item by cosine of binary purchase columns."""
+def row_top_n(block: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, value) of the ``n`` largest entries of every row (ties: lower column first)."""
+    block = sp.csr_matrix(block)
+    row = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+    order = np.lexsort((block.indices, -block.data, row))  # by row, value down, column up
+    row, col, val = row[order], block.indices[order], block.data[order]
+    rank = np.arange(len(row)) - block.indptr[row]  # position within its row
+    keep = rank < n
+    return row[keep], col[keep], val[keep]
+
+
+def item_neighbours(
+    purchases: sp.csr_matrix, n: int = DEFAULT_NEIGHBOURS, step: int = 2000
+) -> sp.csr_matrix:
+    """Top-n co-purchase neighbours per item by cosine of binary purchase columns.
+
+    Blocks of ``step`` items at a time (items x items co-counts stay sparse and bounded).
+    """
     x = sp.csr_matrix(purchases, dtype=np.float32)
     x.data[:] = 1.0
     xt = x.T.tocsr()
@@ -153,23 +170,15 @@ def item_neighbours(purchases: sp.csr_matrix, n: int = DEFAULT_NEIGHBOURS) -> sp
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     n_items = x.shape[1]
     rows, cols, vals = [], [], []
-    step = 2000
     for start in range(0, n_items, step):
         block = (xt[start : start + step] @ x).tocsr()  # items_block x items co-counts
         block.setdiag(0, k=start)
         block.eliminate_zeros()
         block = sp.csr_matrix(sp.diags(inv[start : start + step]) @ block @ sp.diags(inv))
-        for r in range(block.shape[0]):
-            lo, hi = block.indptr[r], block.indptr[r + 1]
-            if hi == lo:
-                continue
-            c, v = block.indices[lo:hi], block.data[lo:hi]
-            if len(v) > n:
-                keep = np.argpartition(-v, n - 1)[:n]
-                c, v = c[keep], v[keep]
-            rows.append(np.full(len(c), start + r, np.int64))
-            cols.append(c)
-            vals.append(v)
+        r, c, v = row_top_n(block, n)
+        rows.append(r + start)
+        cols.append(c)
+        vals.append(v)
     if not rows:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     return sp.csr_matrix(
@@ -255,16 +264,24 @@ def _align(model_ids: IdMap | None, ids: IdMap, n_model: int, what: str) -> np.n
     """Model row of each bundle entity (-1 where the model does not know it)."""
     if model_ids is None:
         if n_model != len(ids):
-            raise ValueError(
-                f"model has {n_model} {what} but the feature store {len(ids)}; "
-                "export needs the model's id maps"
+            raise LinliInputError(
+                f"the model has {n_model} {what} but the feature store {len(ids)}",
+                hint="export with the feature store the model was trained on, "
+                "or a registered version (it keeps its id maps)",
             )
         return np.arange(len(ids), dtype=np.int64)
     return model_ids.index(ids.ids)
 
 
+SCORE_BATCH_BYTES = 128 * 2**20  # one batch of users x items scores (float32) at most
+
+
 def variant_arrays(
-    v: ExportVariant, users: IdMap, items: IdMap, top_m: int = DEFAULT_TOP_M, batch: int = 2048
+    v: ExportVariant,
+    users: IdMap,
+    items: IdMap,
+    top_m: int = DEFAULT_TOP_M,
+    batch: int | None = None,
 ) -> dict[str, Any]:
     """Vectors (reindexed to the bundle) or sparse top-M scores of one model."""
     model = v.model
@@ -294,17 +311,22 @@ def variant_arrays(
     rows, cols, vals = [], [], []
     to_bundle = np.full(model.n_items, -1, np.int64)
     to_bundle[ipos[item_known]] = np.flatnonzero(item_known)
+    unknown = to_bundle < 0  # model items the bundle does not carry
+    if batch is None:  # bounded memory: a batch of scores is at most SCORE_BATCH_BYTES
+        batch = int(np.clip(SCORE_BATCH_BYTES // max(4 * model.n_items, 1), 64, 4096))
     for start in range(0, len(known_users), batch):
         bu = known_users[start : start + batch]
         s = model.score(upos[bu])
-        s = np.where(to_bundle[None, :] >= 0, s, -np.inf)
+        if unknown.any():
+            s = np.where(unknown[None, :], np.float32(-np.inf), s)
         mm = min(m, s.shape[1])
-        top = np.argpartition(-s, mm - 1, axis=1)[:, :mm]
+        top = np.argpartition(s, s.shape[1] - mm, axis=1)[:, -mm:]  # the mm largest, unordered
         sv = np.take_along_axis(s, top, axis=1)
         ok = np.isfinite(sv)
         rows.append(np.repeat(bu, mm)[ok.ravel()])
         cols.append(to_bundle[top].ravel()[ok.ravel()])
         vals.append(sv.ravel()[ok.ravel()].astype(np.float32))
+        del s
     topm = sp.csr_matrix(
         (
             np.concatenate(vals) if vals else np.empty(0, np.float32),
@@ -334,9 +356,12 @@ def export_bundle(
     """Write the bundle for `variants` ({alias: model}) over the feature store in `features`."""
     features = Path(features)
     if "champion" not in variants:
-        raise ValueError("export needs a 'champion' variant")
+        raise LinliInputError(
+            "export needs a 'champion' variant",
+            hint="--model-dir champion=PATH or a registry alias",
+        )
     t0 = time.perf_counter()
-    with Steps("linli export", 3 + len(variants), enabled=progress) as steps:
+    with Steps("linli export", 4 + len(variants), enabled=progress) as steps:
         with steps.step("read the feature store"):
             inter, rest = _feature_tables(features)
         with steps.step("item neighbours"):
@@ -345,8 +370,10 @@ def export_bundle(
         for alias, v in variants.items():
             with steps.step(f"top-{top_m} of {alias} for {len(inter.users):,} users"):
                 varr[alias] = variant_arrays(v, inter.users, inter.items, top_m)
+        with steps.step("live response model"):
+            response = _response_model(features, seed)
         with steps.step("write the bundle"):
-            path = _write(features, out, inter, rest, neighbours, varr, matching_dirs, interest_keywords, seed)  # fmt: skip
+            path = _write(features, out, inter, rest, neighbours, varr, matching_dirs, interest_keywords, response)  # fmt: skip
     log.info("bundle %s written in %.1fs", path, time.perf_counter() - t0)
     return path
 
@@ -420,7 +447,7 @@ def _write(
     varr: dict[str, dict[str, Any]],
     matching_dirs: list[Path] | None,
     interest_keywords: dict[str, list[str]] | None,
-    seed: int = 0,
+    response: BundleResponse | None,
 ) -> Path:
     from training.tracking import matrix_digest
 
@@ -436,7 +463,6 @@ def _write(
         "list_sep": LIST_SEP,
         "host_tag_map": DEFAULT_TAG_MAP,
     }
-    response = _response_model(features, seed)
     if response is not None:
         tables.update(response.tables)
         meta[RESPONSE_KEY] = response.model
@@ -487,9 +513,9 @@ def registry_variants(
         version = tracking.alias_version(alias, settings)
         if version is None:
             if alias == "champion":
-                raise LookupError(
-                    f"no version of {settings.tracking.registered_model!r} has alias 'champion' "
-                    "(train one, then `linli alias set --version N --alias champion`)"
+                raise LinliInputError(
+                    f"no version of {settings.tracking.registered_model!r} has alias 'champion'",
+                    hint="train one, then `linli alias set --version N --alias champion`",
                 )
             continue
         loaded = tracking.load_recommender(alias=alias, settings=settings)
@@ -550,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             for spec in args.model_dir:
                 alias, _, path = spec.partition("=")
                 if not path:
-                    raise ValueError(f"--model-dir wants ALIAS=PATH, got {spec!r}")
+                    raise LinliInputError(f"--model-dir wants ALIAS=PATH, got {spec!r}")
                 model = Recommender.load(path)
                 variants[alias] = ExportVariant(
                     model, {"registered_model": None, "version": None, "source": str(path)}
@@ -571,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
             args.top_m,
             settings.seed,
         )
-    except (LookupError, ValueError, FileNotFoundError) as exc:
+    except (LinliInputError, FileNotFoundError) as exc:  # anything else is a bug: exit 1
         print(f"linli export: error: {exc}", file=sys.stderr)
         return 2
     print(f"bundle: {path}  variants: {', '.join(variants)}")

@@ -140,8 +140,8 @@ def invitation_frame(
         return empty
     inv = inv.assign(**{Col.LIVE_ID: inv[Col.LIVE_ID].astype(str)})
     inv = inv.iloc[np.argsort(inv[Col.LIVE_ID].to_numpy(dtype=str), kind="stable")]
-    live_of, live_ids = pd.factorize(inv[Col.LIVE_ID], sort=True)
-    live_ids = np.asarray(live_ids, dtype=object)
+    live_of, uniques = pd.factorize(inv[Col.LIVE_ID], sort=True)
+    live_ids = np.asarray(uniques, dtype=object)
     first = np.searchsorted(live_of, np.arange(len(live_ids)))
     users = pd.Index(inv[Col.USER_ID].astype(str))
     item_ids, subs, cats = _live_goods(live_ids, lives, items)
@@ -172,12 +172,9 @@ def invitation_frame(
     x["host_similarity"] = per_live_sim[live_of]
     x["days_since_event_log"] = person("days_since_event_log", float(np.log1p(365.0)))
     x["orders_30d_log"] = person("orders_30d_log", 0.0)
-    out = x[list(FEATURES)].assign(
-        **{
-            Col.LIVE_ID: live_ids[live_of],
-            Col.START_TS: inv[Col.START_TS].iloc[first[live_of]].reset_index(drop=True),
-            "viewed": inv["viewed"].to_numpy(),
-            "joined": inv["joined"].to_numpy(),
-        }
-    )
+    out = x[list(FEATURES)].copy()
+    out[Col.LIVE_ID] = live_ids[live_of]
+    out[Col.START_TS] = inv[Col.START_TS].iloc[first[live_of]].reset_index(drop=True)
+    out["viewed"] = inv["viewed"].to_numpy()
+    out["joined"] = inv["joined"].to_numpy()
     return out.reset_index(drop=True)
