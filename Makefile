@@ -39,8 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.benchmarks.bench_als
 	$(BIN)/python -m experiments.checks.real_features
 	test -d $(WORK)/bench10k || $(BIN)/linli synth --out $(WORK)/bench10k --people 10000 --months 3 --quiet
-	test -d $(WORK)/bench200k || $(BIN)/linli synth --out $(WORK)/bench200k --people 200000 --items 30000 --months 1 --quiet
-	$(BIN)/python -m experiments.benchmarks.bench_jobs --world $(WORK)/bench10k --world $(WORK)/bench200k --window-days 92 --window-days 6
+	test -d $(WORK)/bench200k || $(BIN)/linli synth --out $(WORK)/bench200k --people 200000 --items 30000 --months 1 --activity-scale 0.08 --quiet
+	$(BIN)/python -m experiments.benchmarks.bench_jobs --world $(WORK)/bench10k --world $(WORK)/bench200k --json $(WORK)/bench/bench_jobs.json
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORK))/mlflow.db --host 127.0.0.1 --port 5000
