@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from features import store_layout as store
+from features.progress import Steps
 from features.schema import Col
 
 log = logging.getLogger("linli.matching")
@@ -182,22 +183,27 @@ def _segments(args: argparse.Namespace) -> int:
         if v is not None
     }
     cfg = SegmentConfig(**upd)
-    inter = Interactions.load(f / store.MATRIX_DIR)
-    items, users, tags = need(f, store.ITEMS), need(f, store.USERS), need(f, store.TAGS)
-    embedding = None
-    if args.embedding:
-        from training.models import build_model
+    with Steps("linli segments", 3 + bool(args.embedding)) as steps:
+        with steps.step("read the feature store"):
+            inter = Interactions.load(f / store.MATRIX_DIR)
+            items, users, tags = need(f, store.ITEMS), need(f, store.USERS), need(f, store.TAGS)
+            motive_cols = [Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.ITEM_ID, Col.QUANTITY]
+            motive_cols += [Col.AMOUNT, Col.TEXT, Col.CHANNEL]
+            events = need(f, store.EVENTS, _event_columns(f, motive_cols))
+        embedding = None
+        if args.embedding:
+            from training.models import build_model
 
-        model = build_model(args.embedding).fit(inter)
-        embedding = model.user_vectors()
-        cfg = cfg.model_copy(update={"block_weights": {**cfg.block_weights, "embedding": 1.0}})
-    motive_cols = [Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.ITEM_ID, Col.QUANTITY, Col.AMOUNT]
-    motive_cols += [Col.TEXT, Col.CHANNEL]
-    events = need(f, store.EVENTS, _event_columns(f, motive_cols))
-    seg, cl, lifts = discover(inter, items, users, tags, cfg, embedding, events)
-    baskets = need(f, store.BASKETS, [Col.USER_ID, Col.ITEM_ID])
-    members = read(f, store.GROUP_MEMBERS)
-    prof = profiles(seg, users, baskets, items, lifts, members, cfg.top_n)
+            with steps.step(f"fit {args.embedding} for user vectors"):
+                embedding = build_model(args.embedding).fit(inter).user_vectors()
+            weights = {**cfg.block_weights, "embedding": 1.0}
+            cfg = cfg.model_copy(update={"block_weights": weights})
+        with steps.step(f"features and clustering of {len(inter.users):,} users"):
+            seg, cl, lifts = discover(inter, items, users, tags, cfg, embedding, events)
+        with steps.step("profiles"):
+            baskets = need(f, store.BASKETS, [Col.USER_ID, Col.ITEM_ID])
+            members = read(f, store.GROUP_MEMBERS)
+            prof = profiles(seg, users, baskets, items, lifts, members, cfg.top_n)
     out = args.out or default_out(f)
     out.mkdir(parents=True, exist_ok=True)
     files = [
@@ -296,19 +302,25 @@ def _bundles(args: argparse.Namespace) -> int:
     }
     cfg = BundleConfig(**upd)
     baskets, items = need(f, store.BASKETS), need(f, store.ITEMS)
-    parts = [mine_bundles(baskets, items, cfg)]
     out = args.out or default_out(f)
     seg_path = args.segments or (out / "segments.parquet")
-    if seg_path.exists():
-        parts.append(segment_bundles(baskets, items, pd.read_parquet(seg_path), cfg))
-    for theme_file in args.theme:  # a theme: bundles holding its goods that its audience over-buys
-        theme = theme_from_json(theme_file.read_text(encoding="utf-8"))
-        ti = resolve_theme(theme, items)
-        aud = score_audience(theme, items, baskets).audience
-        fans = aud[Col.USER_ID].head(max(args.audience, 1)).astype(str)
-        scope = f"theme:{theme.name or theme_file.stem}"
-        scopes = pd.DataFrame({Col.USER_ID: fans, "scope": scope})
-        parts.append(scoped_bundles(baskets, items, scopes, cfg, must_hold=ti.all))
+    n_steps = 1 + seg_path.exists() + len(args.theme)
+    with Steps("linli bundles", n_steps) as steps:
+        with steps.step(f"mine {baskets[Col.ORDER_ID].nunique():,} baskets"):
+            parts = [mine_bundles(baskets, items, cfg)]
+        if seg_path.exists():
+            with steps.step("per segment"):
+                segs = pd.read_parquet(seg_path)
+                parts.append(segment_bundles(baskets, items, segs, cfg))
+        for theme_file in args.theme:  # bundles holding its goods that its audience over-buys
+            with steps.step(f"theme {theme_file.name}"):
+                theme = theme_from_json(theme_file.read_text(encoding="utf-8"))
+                ti = resolve_theme(theme, items)
+                aud = score_audience(theme, items, baskets).audience
+                fans = aud[Col.USER_ID].head(max(args.audience, 1)).astype(str)
+                scope = f"theme:{theme.name or theme_file.stem}"
+                scopes = pd.DataFrame({Col.USER_ID: fans, "scope": scope})
+                parts.append(scoped_bundles(baskets, items, scopes, cfg, must_hold=ti.all))
     kept = [p_ for p_ in parts if len(p_)]
     table = pd.concat(kept, ignore_index=True) if kept else empty_bundles()
     out.mkdir(parents=True, exist_ok=True)
@@ -376,11 +388,14 @@ def _audience(args: argparse.Namespace) -> int:
     f = args.features
     theme = theme_from_json(args.theme.read_text(encoding="utf-8"))
     cfg = AudienceConfig(model=args.model, horizon_days=args.horizon_days, seed=args.seed)
-    items, baskets = need(f, store.ITEMS), need(f, store.BASKETS)
-    cols = _event_columns(f, [Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.ITEM_ID, Col.TEXT])
-    events = need(f, store.EVENTS, cols)
-    constraints = read(f, store.CONSTRAINTS)
-    res = score_audience(theme, items, baskets, events, constraints, cfg=cfg)
+    with Steps("linli audience", 2) as steps:
+        with steps.step("read the feature store"):
+            items, baskets = need(f, store.ITEMS), need(f, store.BASKETS)
+            cols = _event_columns(f, [Col.USER_ID, Col.TS, Col.EVENT_TYPE, Col.ITEM_ID, Col.TEXT])
+            events = need(f, store.EVENTS, cols)
+            constraints = read(f, store.CONSTRAINTS)
+        with steps.step(f"score every user for '{theme.name}'"):
+            res = score_audience(theme, items, baskets, events, constraints, cfg=cfg)
     top = res.audience.head(args.n)
     matching = args.matching or default_out(f)
     slug = "".join(ch if ch.isalnum() else "_" for ch in (theme.name or args.theme.stem))
@@ -423,6 +438,21 @@ def _audience(args: argparse.Namespace) -> int:
 
 
 # ---- forecast --------------------------------------------------------------------------------
+
+
+def _print_forecast_check(level: str, m: dict[str, float]) -> None:
+    """One level's hold-out WAPE against the baselines, overall and for the top series apart."""
+    base = "seasonal-naive" if m["baseline_is_seasonal"] else "naive (history < a season)"
+    print(
+        f"{level:>8}: held-out {m['holdout_weeks']:.0f} weeks, WAPE {m['wape']:.3f} vs "
+        f"{base} {m['wape_baseline']:.3f}, Croston {m['wape_croston']:.3f}, "
+        f"zero {m['wape_zero']:.3f} (4-week mean {m['wape_mean4']:.3f})"
+    )
+    print(
+        f"{'':>8}  top {m['top_series']:.0f} by volume ({m['top_volume_share']:.0%} of units): "
+        f"WAPE {m['wape_top']:.3f} vs {m['wape_baseline_top']:.3f}; the rest: "
+        f"{m['wape_rest']:.3f} vs {m['wape_baseline_rest']:.3f} (Croston {m['wape_croston_rest']:.3f})"
+    )
 
 
 def forecast_main(argv: list[str] | None = None) -> int:
@@ -486,26 +516,19 @@ def _forecast(args: argparse.Namespace) -> int:
         )
     levels: list[Level] = ["item", "category"] if args.level == "both" else [args.level]
     ahead, held, metrics = [], [], {}
-    for level in levels:  # two levels
-        d = build_design(baskets, items, level, cfg, events, lives, weeks)
-        test, m = holdout(d, cfg, level)
-        held.append(test.assign(**{LEVEL: level}))
-        metrics.update({f"{level}_{k}": v for k, v in m.items()})
-        fut = build_design(
-            baskets, items, level, cfg, events, lives, weeks, future_weeks=cfg.horizons
-        )
-        ahead.append(forecast_ahead(fut, cfg, level, cfg.horizons))
-        base = "seasonal-naive" if m["baseline_is_seasonal"] else "naive (history < a season)"
-        print(
-            f"{level:>8}: held-out {m['holdout_weeks']:.0f} weeks, WAPE {m['wape']:.3f} vs "
-            f"{base} {m['wape_baseline']:.3f}, Croston {m['wape_croston']:.3f}, "
-            f"zero {m['wape_zero']:.3f} (4-week mean {m['wape_mean4']:.3f})"
-        )
-        print(
-            f"{'':>8}  top {m['top_series']:.0f} by volume ({m['top_volume_share']:.0%} of units): "
-            f"WAPE {m['wape_top']:.3f} vs {m['wape_baseline_top']:.3f}; the rest: "
-            f"{m['wape_rest']:.3f} vs {m['wape_baseline_rest']:.3f} (Croston {m['wape_croston_rest']:.3f})"
-        )
+    with Steps("linli forecast", 2 * len(levels)) as steps:
+        for level in levels:  # two levels
+            with steps.step(f"{level}: hold-out check"):
+                d = build_design(baskets, items, level, cfg, events, lives, weeks)
+                test, m = holdout(d, cfg, level)
+            held.append(test.assign(**{LEVEL: level}))
+            metrics.update({f"{level}_{k}": v for k, v in m.items()})
+            with steps.step(f"{level}: {cfg.horizons} weeks ahead"):
+                fut = build_design(
+                    baskets, items, level, cfg, events, lives, weeks, future_weeks=cfg.horizons
+                )
+                ahead.append(forecast_ahead(fut, cfg, level, cfg.horizons))
+            _print_forecast_check(level, m)
     out = args.out or default_out(f)
     out.mkdir(parents=True, exist_ok=True)
     paths = [
@@ -562,11 +585,15 @@ def _hosts(args: argparse.Namespace) -> int:
     segments = pd.read_parquet(seg_path) if seg_path.exists() else None
     lives = read(f, store.LIVE_SESSIONS)
     history = None
-    if lives is not None:
-        cols = _event_columns(f, [Col.USER_ID, Col.EVENT_TYPE, Col.LIVE_ID])
-        history = live_outcomes(lives, need(f, store.EVENTS, cols), members)
-    prof = target_profiles(tags, memberships(members, segments), cfg)
-    ranking = rank_all(prof, hosts, history, cfg)
+    with Steps("linli hosts", 2 + (lives is not None)) as steps:
+        if lives is not None:
+            with steps.step(f"outcomes of {len(lives):,} past lives"):
+                cols = _event_columns(f, [Col.USER_ID, Col.EVENT_TYPE, Col.LIVE_ID])
+                history = live_outcomes(lives, need(f, store.EVENTS, cols), members)
+        with steps.step("group and segment profiles"):
+            prof = target_profiles(tags, memberships(members, segments), cfg)
+        with steps.step(f"rank {len(hosts):,} hosts for every group and segment"):
+            ranking = rank_all(prof, hosts, history, cfg)
     if len(ranking):
         t = ranking[TARGET].astype(str)
         ranking.insert(
@@ -642,8 +669,11 @@ def _koc(args: argparse.Namespace) -> int:
             "referrer_user_id",
         ],
     )
-    events = need(f, store.EVENTS, cols)
-    scores = koc_scores(events, members, cfg)
+    with Steps("linli koc", 2) as steps:
+        with steps.step("read the events"):
+            events = need(f, store.EVENTS, cols)
+        with steps.step(f"score {len(members):,} memberships"):
+            scores = koc_scores(events, members, cfg)
     out = args.out or default_out(f)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "koc.parquet"
