@@ -75,6 +75,15 @@ def max_scale_rows(s: np.ndarray) -> np.ndarray:
 
 def minmax_rows(s: np.ndarray) -> np.ndarray:
     """Each row mapped linearly onto [0, 1] (-inf stays at 0; constant rows become 0)."""
+    if np.isfinite(s).all():  # the usual case: two passes and one output, same numbers
+        x = np.asarray(s, dtype=np.float32)
+        lo = x.min(axis=1, keepdims=True) if x.shape[1] else np.zeros((len(x), 1), np.float32)
+        hi = x.max(axis=1, keepdims=True) if x.shape[1] else lo
+        span = hi - lo
+        res = np.subtract(x, lo)
+        np.divide(res, span, out=res, where=span > 0)
+        res[(span <= 0).ravel()] = 0.0
+        return res
     s = np.where(np.isfinite(s), s, np.nan).astype(np.float32)
     lo = np.nanmin(np.where(np.isnan(s), np.inf, s), axis=1, keepdims=True)
     hi = np.nanmax(np.where(np.isnan(s), -np.inf, s), axis=1, keepdims=True)
