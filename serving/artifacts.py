@@ -265,7 +265,9 @@ def write_bundle(
             if constraint_tags is not None
             else pd.DataFrame({USER: [], ITEM: [], "tag": []})
         )
-        ct = ct.astype({USER: np.int32, ITEM: np.int32, "tag": "string"})
+        ct = ct.astype({USER: np.int32, ITEM: np.int32})
+        if not isinstance(ct["tag"].dtype, pd.CategoricalDtype):  # categorical stays (compact)
+            ct = ct.astype({"tag": "string"})
         cons = sp.csr_matrix(
             (np.ones(len(ct), np.int8), (ct[USER].to_numpy(), ct[ITEM].to_numpy())),
             shape=(n_users, n_items),

@@ -101,9 +101,9 @@ def constraint_table(cons: pd.DataFrame | None, users: IdMap, items: IdMap) -> p
     ok = (u >= 0) & (i >= 0)
     if (~ok).any():
         log.warning("%d constraint rows name users or items outside the matrix", int((~ok).sum()))
-    return pd.DataFrame(
-        {art.USER: u[ok], art.ITEM: i[ok], Col.TAG: cons[Col.TAG].astype(str).to_numpy()[ok]}
-    )
+    tag = pd.Categorical(cons[Col.TAG].astype("string"))  # codes: no Python string per row
+    keep = pd.Categorical.from_codes(tag.codes[ok], categories=tag.categories.astype(str))
+    return pd.DataFrame({art.USER: u[ok], art.ITEM: i[ok], Col.TAG: keep})
 
 
 def group_tables(
