@@ -190,11 +190,16 @@ def rank_hosts(
     hosts: pd.DataFrame,
     history: pd.DataFrame | None = None,
     cfg: HostConfig | None = None,
+    shared: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Hosts for one target (``group:G1`` / ``segment:3``), best first, with fit, history, reasons."""
+    """Hosts for one target (``group:G1`` / ``segment:3``), best first, with fit, history, reasons.
+
+    ``shared``: ``(host_profile_tags(hosts, cfg), _profile_matrix(profiles))`` when ranking
+    many targets (:func:`rank_all` computes them once instead of once per target).
+    """
     cfg = cfg or HostConfig()
     prof = profiles[profiles[TARGET] == target]
-    hp = host_profile_tags(hosts, cfg)
+    hp, mat = shared if shared is not None else (host_profile_tags(hosts, cfg), None)
     names = hosts.set_index(Col.HOST_ID)[Col.NAME] if Col.NAME in hosts.columns else None
     fit_rows = hp.merge(prof[[Col.TAG, SHARE, SHARE_ALL]], on=Col.TAG, how="left").fillna(
         {SHARE: 0.0, SHARE_ALL: 0.0}
@@ -212,7 +217,7 @@ def rank_hosts(
     out["history"] = 0.0
     out["lives"] = 0
     if history is not None and len(history) and len(prof):
-        mat = _profile_matrix(profiles)
+        mat = _profile_matrix(profiles) if mat is None else mat
         group_targets = "group:" + history[Col.GROUP_ID].astype(str)
         if target in mat.index:
             v = mat.loc[target].to_numpy()
@@ -272,9 +277,11 @@ def rank_all(
     cfg: HostConfig | None = None,
 ) -> pd.DataFrame:
     """:func:`rank_hosts` for every target with a profile."""
+    cfg = cfg or HostConfig()
+    shared = (host_profile_tags(hosts, cfg), _profile_matrix(profiles)) if len(profiles) else None
     parts: list[pd.DataFrame] = [
-        rank_hosts(str(t), profiles, hosts, history, cfg)
-        for t in profiles[TARGET].unique()  # one ranking per group / segment
+        rank_hosts(str(t), prof, hosts, history, cfg, shared)
+        for t, prof in profiles.groupby(TARGET, sort=False, dropna=False)  # one per target
     ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
