@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,22 +75,29 @@ class Measured:
 
 
 def measure(argv: list[str], env: dict[str, str], log: Path) -> Measured:
-    """Run one `linli` command, sampling its process tree's resident memory every 0.1 s."""
+    """Run one `linli` command, sampling its process tree's resident memory every 0.1 s.
+
+    CPU time and the process's own peak RSS come from the kernel when it is reaped
+    (``wait4``), so a step shorter than one sample is measured too.
+    """
     linli = str(Path(sys.executable).with_name("linli"))
     t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("a", encoding="utf-8") as out:
         proc = subprocess.Popen([linli, *argv], env=env, stdout=out, stderr=out)
         ps, peak = psutil.Process(proc.pid), 0
-        while proc.poll() is None:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
             try:
                 rss = sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)])
                 peak = max(peak, rss)
             except psutil.Error:
                 pass
             time.sleep(0.1)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the step's process and its children
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    peak = max(peak, usage.ru_maxrss * 1024)  # kilobytes on Linux
+    cpu = usage.ru_utime + usage.ru_stime
     return Measured(time.perf_counter() - t0, cpu, peak / 2**20, int(proc.returncode))
 
 
