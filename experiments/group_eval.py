@@ -259,6 +259,10 @@ def evaluate_split(scored: Scored, mixes: Sequence[gr.GroupMix]) -> dict[str, An
     totals: dict[str, list[float]] = {}
     cases = 0
     pop = scored.popularity
+    popular = {
+        d: gr.recent_buyers_unit(sp_.inter.last_purchase_age, d)
+        for d in {m.recent_days for m in mixes}
+    }
     for g, targets in enumerate(sp_.targets):
         if not targets:
             continue
@@ -272,7 +276,7 @@ def evaluate_split(scored: Scored, mixes: Sequence[gr.GroupMix]) -> dict[str, An
         parts = rebuy_parts(scored, g, sorted({m.half_life_days for m in mixes}, key=str))
         for j, mix in enumerate(mixes):
             hist, rep = parts[mix.half_life_days]
-            s = gr.mix_scores(scored.collab[g], hist, rep, pop, mix)
+            s = gr.mix_scores(scored.collab[g], hist, rep, pop, mix, popular[mix.recent_days])
             tops[f"mix{j}"] = gr.capped_top_k(s, K, sp_.categories, mix.category_cap)
         for name, top in tops.items():
             h, r = _metrics(top, targets)

@@ -1,6 +1,6 @@
-"""Group ranking that knows groups rebuy: group history + members' repeat + the collaborative score.
+"""Group ranking that knows groups rebuy: group history + members' repeat + collaborative + popularity.
 
-    score = h * H + m * M + (1 - h - m) * C   (+ a popularity tie-break)
+    score = h * H + m * M + p * P + (1 - h - m - p) * C   (+ a popularity tie-break)
 
 - H: the group's own purchase history (orders / 接龙 carrying its group_id), each item's
   count decayed by 0.5 ** (days since the group last bought it / half-life), scaled to [0, 1].
@@ -8,6 +8,8 @@
   scaled to [0, 1] per member, then averaged over members (one member's staple still counts).
 - C: the aggregation strategy's group score (average, least misery, ...), as a rank unit in
   (0, 1] over the scored pool (1 = the strategy's best item; 0 outside the pool).
+- P: popularity: how many people bought the item in the last ``recent_days`` days (days
+  before the bundle's snapshot), scaled to [0, 1]; all purchases when ``recent_days`` is None.
 
 Without it, members' standardised model scores are averaged together and what the group
 keeps buying is crowded out. The weights, the half-life and the optional category cap are
@@ -25,16 +27,21 @@ import scipy.sparse as sp
 
 @dataclass(frozen=True)
 class GroupMix:
-    """Weights of the group-rebuy mix (the collaborative part gets 1 - history - members)."""
+    """Weights of the group-rebuy mix (the collaborative part gets 1 - history - members - popularity)."""
 
     history: float = 0.4
     members: float = 0.4
     half_life_days: float | None = None
     category_cap: int | None = None  # at most this many items of one category in the top k
+    popularity: float = 0.0
+    recent_days: float | None = None  # P counts buyers of the last N days (None: all purchases)
 
     def __post_init__(self) -> None:
-        if self.history < 0 or self.members < 0 or self.history + self.members > 1.0 + 1e-9:
-            raise ValueError("history and members weights must be >= 0 and sum to <= 1")
+        weights = (self.history, self.members, self.popularity)
+        if min(weights) < 0 or sum(weights) > 1.0 + 1e-9:
+            raise ValueError("history, members and popularity weights must be >= 0, sum <= 1")
+        if self.recent_days is not None and self.recent_days <= 0:
+            raise ValueError("recent_days must be > 0 (or None for all purchases)")
         if self.half_life_days is not None and self.half_life_days <= 0:
             raise ValueError("half_life_days must be > 0 (or None for no recency)")
         if self.category_cap is not None and self.category_cap < 1:
@@ -43,15 +50,19 @@ class GroupMix:
     @property
     def collaborative(self) -> float:
         """Weight of the strategy's collaborative score."""
-        return max(0.0, 1.0 - self.history - self.members)
+        return max(0.0, 1.0 - self.history - self.members - self.popularity)
 
     def label(self) -> str:
         """Short text naming the mix (for responses and reports)."""
         hl = "none" if self.half_life_days is None else f"{self.half_life_days:g}d"
         cap = "" if self.category_cap is None else f", cap {self.category_cap}/category"
+        pop = ""
+        if self.popularity:
+            when = "all" if self.recent_days is None else f"last {self.recent_days:g}d"
+            pop = f" + popularity {self.popularity:g} ({when})"
         return (
-            f"history {self.history:g} + members {self.members:g} + "
-            f"collaborative {self.collaborative:g} (half-life {hl}{cap})"
+            f"history {self.history:g} + members {self.members:g}{pop} + "
+            f"collaborative {round(self.collaborative, 6):g} (half-life {hl}{cap})"
         )
 
 
@@ -121,19 +132,40 @@ def rank_unit(pool: np.ndarray, pool_scores: np.ndarray, n_items: int) -> np.nda
     return out
 
 
+def recent_buyers_unit(last_purchase_age: sp.spmatrix, days: float | None) -> np.ndarray:
+    """Per item: users whose last purchase of it is at most `days` old, scaled to [0, 1].
+
+    `last_purchase_age` is users x items, days since the last purchase + 1 (0 = never);
+    `days` None counts every buyer.
+    """
+    a = sp.csr_matrix(last_purchase_age)
+    keep = a.data > 0 if days is None else (a.data > 0) & (a.data <= days + 1.0)
+    counts = np.bincount(a.indices[keep], minlength=a.shape[1]).astype(np.float32)
+    top = float(counts.max(initial=0.0))
+    return counts / np.float32(top) if top > 0 else counts
+
+
 def mix_scores(
     collab: np.ndarray,
     history: np.ndarray,
     members: np.ndarray,
     popularity: np.ndarray,
     mix: GroupMix,
+    popular: np.ndarray | None = None,
 ) -> np.ndarray:
-    """h * H + m * M + c * C + 1e-3 * popularity (popularity in [0, 1) breaks ties)."""
+    """h * H + m * M + p * P + c * C + 1e-3 * popularity (popularity in [0, 1) breaks ties).
+
+    `popular` is P (:func:`recent_buyers_unit` for ``mix.recent_days``); without it the
+    popularity weight falls on `popularity`.
+    """
     s = (
         np.float32(mix.history) * history
         + np.float32(mix.members) * members
         + np.float32(mix.collaborative) * collab
     )
+    if mix.popularity:
+        p = popularity if popular is None else popular
+        s = s + np.float32(mix.popularity) * p
     return (s + np.float32(1e-3) * popularity).astype(np.float32)
 
 

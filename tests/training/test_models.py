@@ -258,7 +258,7 @@ class TestContract:
             c = fitted.config
             assert fitted.weight_ in c.weights and fitted.half_life_ in c.half_lives
             assert fitted.base_share_ in c.base_shares
-            sources = len(c.half_lives) + int(c.tifu_repeat)
+            sources = len(c.half_lives) + 2 * int(c.tifu_repeat)
             assert len(fitted.tuning) == len(c.weights) * sources * len(c.base_shares)
         if not checked:
             pytest.skip(f"no learning check for {kind}")
