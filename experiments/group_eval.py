@@ -55,9 +55,11 @@ log = logging.getLogger("linli.group_eval")
 
 K = 10
 PURCHASES = sorted(str(e.value) for e in PURCHASE_EVENTS)
-HISTORY_GRID = (0.0, 0.2, 0.4, 0.6, 0.8)
-MEMBERS_GRID = (0.0, 0.2, 0.4, 0.6, 0.8)
-HALF_LIVES: tuple[float | None, ...] = (7.0, 30.0, 90.0, None)
+HISTORY_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
+MEMBERS_GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
+POPULARITY_GRID = (0.0, 0.1, 0.2, 0.4)
+RECENT_DAYS: tuple[float | None, ...] = (None, 14.0)
+HALF_LIVES: tuple[float | None, ...] = (7.0, 30.0, None)
 CAPS: tuple[int | None, ...] = (None, 3)
 
 
@@ -293,9 +295,12 @@ def evaluate_split(scored: Scored, mixes: Sequence[gr.GroupMix]) -> dict[str, An
 def mix_grid() -> list[gr.GroupMix]:
     """Every mix the validation chooses from."""
     out = []
-    for h, m, hl, cap in itertools.product(HISTORY_GRID, MEMBERS_GRID, HALF_LIVES, CAPS):
-        if h + m <= 1.0 + 1e-9:
-            out.append(gr.GroupMix(h, m, hl, cap))
+    grid = itertools.product(
+        HISTORY_GRID, MEMBERS_GRID, POPULARITY_GRID, RECENT_DAYS, HALF_LIVES, CAPS
+    )
+    for h, m, p, days, hl, cap in grid:
+        if h + m + p <= 1.0 + 1e-9 and (p > 0 or days is None):
+            out.append(gr.GroupMix(h, m, hl, cap, p, days))
     return out
 
 

@@ -172,11 +172,37 @@ def mix_scores(
 def capped_top_k(
     scores: np.ndarray, k: int, categories: np.ndarray | None, cap: int | None
 ) -> np.ndarray:
-    """Top-k finite scores, at most `cap` per category (filled from the rest if too few)."""
+    """Top-k finite scores, at most `cap` per category (filled from the rest if too few).
+
+    Ties go to the lower index. Only the best ``k * 20`` items are sorted (a partition, not a
+    sort of the catalogue) unless the cap needs more of them.
+    """
+    uncapped = cap is None or categories is None
+    head = _best(scores, k if uncapped else k * 20)
+    if uncapped or len(head) <= k:
+        return head[:k]
+    taken, full = _capped(head, k, categories, cap)  # type: ignore[arg-type]
+    if full or len(head) == int(np.isfinite(scores).sum()):
+        return taken
+    return _capped(_best(scores, len(scores)), k, categories, cap)[0]  # type: ignore[arg-type]
+
+
+def _best(scores: np.ndarray, m: int) -> np.ndarray:
+    """The m best finite scores, best first, ties to the lower index."""
     finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) > m:
+        s = scores[finite]
+        cut = np.partition(-s, m - 1)[m - 1]  # the m-th best score (negated)
+        finite = finite[-s <= cut]  # everything tied with it stays: ties resolve below
     order = finite[np.lexsort((finite, -scores[finite]))]
-    if cap is None or categories is None or len(order) <= k:
-        return order[:k].astype(np.int64)
+    return order[:m].astype(np.int64)
+
+
+def _capped(
+    order: np.ndarray, k: int, categories: np.ndarray, cap: int
+) -> tuple[np.ndarray, bool]:
+    """Greedy over `order`: at most `cap` per category, filled from the skipped ones if short;
+    and whether the cap alone filled k."""
     taken: list[int] = []
     spill: list[int] = []
     per: dict[int, int] = {}
@@ -189,6 +215,7 @@ def capped_top_k(
                 break
         elif len(spill) < k:
             spill.append(i)
-    if len(taken) < k:
+    full = len(taken) == k
+    if not full:
         taken.extend(spill[: k - len(taken)])
-    return np.asarray(taken, np.int64)
+    return np.asarray(taken, np.int64), full
