@@ -198,9 +198,7 @@ def _best(scores: np.ndarray, m: int) -> np.ndarray:
     return order[:m].astype(np.int64)
 
 
-def _capped(
-    order: np.ndarray, k: int, categories: np.ndarray, cap: int
-) -> tuple[np.ndarray, bool]:
+def _capped(order: np.ndarray, k: int, categories: np.ndarray, cap: int) -> tuple[np.ndarray, bool]:
     """Greedy over `order`: at most `cap` per category, filled from the skipped ones if short;
     and whether the cap alone filled k."""
     taken: list[int] = []
