@@ -61,6 +61,7 @@ POPULARITY_GRID = (0.0, 0.1, 0.2, 0.4)
 RECENT_DAYS: tuple[float | None, ...] = (None, 14.0)
 HALF_LIVES: tuple[float | None, ...] = (7.0, 30.0, None)
 CAPS: tuple[int | None, ...] = (None, 3)
+MIN_COLLABORATIVE = 0.2
 
 
 @dataclass
@@ -299,7 +300,8 @@ def mix_grid() -> list[gr.GroupMix]:
         HISTORY_GRID, MEMBERS_GRID, POPULARITY_GRID, RECENT_DAYS, HALF_LIVES, CAPS
     )
     for h, m, p, days, hl, cap in grid:
-        if h + m + p <= 1.0 + 1e-9 and (p > 0 or days is None):
+        # the strategy keeps >= MIN_COLLABORATIVE of the score, so the strategy still matters
+        if h + m + p <= 1.0 - MIN_COLLABORATIVE + 1e-9 and (p > 0 or days is None):
             out.append(gr.GroupMix(h, m, hl, cap, p, days))
     return out
 
