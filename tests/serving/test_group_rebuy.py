@@ -114,12 +114,19 @@ def test_a_groups_staple_is_not_crowded_out(b: art.Bundle, variant: str) -> None
         if conflicts[i] == 0 and i not in plain.items
     )
     bb = _with_history(b, g, staple, 50.0)
-    mixed = ranking.rank_group(bb, v, members, 5, "average", group=g, mix=gr.DEFAULT_MIX)
+    heavy = gr.GroupMix(history=0.6, members=0.2)  # history outweighs the strategy
+    mixed = ranking.rank_group(bb, v, members, 5, "average", group=g, mix=heavy)
     assert staple in mixed.items.tolist()
     assert staple not in ranking.rank_group(bb, v, members, 5, "average").items.tolist()
     reason = mixed.reasons[mixed.items.tolist().index(staple)]
     assert reason.startswith("the group bought it 50x")
-    assert mixed.info["mix"] == gr.DEFAULT_MIX.label()
+    assert mixed.info["mix"] == heavy.label()
+    # the default mix: the same staple climbs once the group's history holds it
+    n = b.n_items
+    before = ranking.rank_group(b, v, members, n, "average", group=g, mix=gr.DEFAULT_MIX)
+    after = ranking.rank_group(bb, v, members, n, "average", group=g, mix=gr.DEFAULT_MIX)
+    assert after.items.tolist().index(staple) < before.items.tolist().index(staple)
+    assert after.info["mix"] == gr.DEFAULT_MIX.label()
 
 
 def test_constraints_hold_even_for_a_staple(b: art.Bundle) -> None:
