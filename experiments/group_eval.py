@@ -17,16 +17,17 @@ Cases (one ranking per group and split, scored against each of the group's next 
 
 Methods, all in the same run on the same cases:
 - ``ours``: :func:`serving.group_rebuy.mix_scores` (the code /rank/group runs) over the
-  strategy's aggregate of members' standardised model scores, the group history and the
-  members' repeat purchases;
+  strategy's aggregate of members' standardised model scores, the group history, the
+  members' repeat purchases and popularity (all buyers, or the buyers of the last 14 days);
 - ``strategy``: the strategy alone (what /rank/group served before the mix);
 - ``history_pop`` (naive a): items the group bought before by count, then popular items;
 - ``popularity`` (naive b): popular items.
 
 Metric: hit rate@k (a case counts when one target item is in the top k) and recall@k.
-The mix (weights, half-life, category cap) is chosen on the validation cases of every
-dataset together (mean ratio to the better naive baseline), then applied to the test
-cases; the test rows never choose anything.
+The mix (weights, popularity window, half-life, category cap; the strategy keeps at least
+``MIN_COLLABORATIVE`` of the score) is chosen on the validation cases of every dataset
+together (mean ratio to the better naive baseline), then applied to the test cases; the
+test rows never choose anything.
 """
 
 from __future__ import annotations
