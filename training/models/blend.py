@@ -76,6 +76,12 @@ class BlendConfig(ModelConfig):
         "whole prediction (its published r_b, r_g, m, k, alpha) as the repeat score "
         "(needs baskets)",
     )
+    tifu_knn_max_users: int = Field(
+        50_000,
+        ge=0,
+        description="search TIFU-KNN's whole prediction only up to this many users (its "
+        "user kNN costs users^2)",
+    )
     weight: float | None = Field(
         None,
         ge=0.0,
@@ -162,7 +168,9 @@ class RepeatBlend(Recommender):
             return fallback
         sources: list[float | None | str] = list(c.half_lives)
         if c.tifu_repeat:
-            sources += ["tifu", "tifuknn"]
+            sources.append("tifu")
+            if data.shape[0] <= c.tifu_knn_max_users:  # its user kNN is quadratic in users
+                sources.append("tifuknn")
         grid = [(h, w, v) for h in sources for w in c.weights for v in c.base_shares]
         hits, n_users = np.zeros(len(grid)), 0
         rng = np.random.default_rng(c.seed)
