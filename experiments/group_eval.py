@@ -17,16 +17,17 @@ Cases (one ranking per group and split, scored against each of the group's next 
 
 Methods, all in the same run on the same cases:
 - ``ours``: :func:`serving.group_rebuy.mix_scores` (the code /rank/group runs) over the
-  strategy's aggregate of members' standardised model scores, the group history and the
-  members' repeat purchases;
+  strategy's aggregate of members' standardised model scores, the group history, the
+  members' repeat purchases and popularity (all buyers, or the buyers of the last 14 days);
 - ``strategy``: the strategy alone (what /rank/group served before the mix);
 - ``history_pop`` (naive a): items the group bought before by count, then popular items;
 - ``popularity`` (naive b): popular items.
 
 Metric: hit rate@k (a case counts when one target item is in the top k) and recall@k.
-The mix (weights, half-life, category cap) is chosen on the validation cases of every
-dataset together (mean ratio to the better naive baseline), then applied to the test
-cases; the test rows never choose anything.
+The mix (weights, popularity window, half-life, category cap; the strategy keeps at least
+``MIN_COLLABORATIVE`` of the score) is chosen on the validation cases of every dataset
+together (mean ratio to the better naive baseline), then applied to the test cases; the
+test rows never choose anything.
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ log = logging.getLogger("linli.group_eval")
 
 K = 10
 PURCHASES = sorted(str(e.value) for e in PURCHASE_EVENTS)
-HISTORY_GRID = (0.0, 0.2, 0.4, 0.6, 0.8)
-MEMBERS_GRID = (0.0, 0.2, 0.4, 0.6, 0.8)
-HALF_LIVES: tuple[float | None, ...] = (7.0, 30.0, 90.0, None)
+HISTORY_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
+MEMBERS_GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
+POPULARITY_GRID = (0.0, 0.1, 0.2, 0.4)
+RECENT_DAYS: tuple[float | None, ...] = (None, 14.0)
+HALF_LIVES: tuple[float | None, ...] = (7.0, 30.0, None)
 CAPS: tuple[int | None, ...] = (None, 3)
+MIN_COLLABORATIVE = 0.2
 
 
 @dataclass
@@ -259,6 +263,10 @@ def evaluate_split(scored: Scored, mixes: Sequence[gr.GroupMix]) -> dict[str, An
     totals: dict[str, list[float]] = {}
     cases = 0
     pop = scored.popularity
+    popular = {
+        d: gr.recent_buyers_unit(sp_.inter.last_purchase_age, d)
+        for d in {m.recent_days for m in mixes}
+    }
     for g, targets in enumerate(sp_.targets):
         if not targets:
             continue
@@ -272,7 +280,7 @@ def evaluate_split(scored: Scored, mixes: Sequence[gr.GroupMix]) -> dict[str, An
         parts = rebuy_parts(scored, g, sorted({m.half_life_days for m in mixes}, key=str))
         for j, mix in enumerate(mixes):
             hist, rep = parts[mix.half_life_days]
-            s = gr.mix_scores(scored.collab[g], hist, rep, pop, mix)
+            s = gr.mix_scores(scored.collab[g], hist, rep, pop, mix, popular[mix.recent_days])
             tops[f"mix{j}"] = gr.capped_top_k(s, K, sp_.categories, mix.category_cap)
         for name, top in tops.items():
             h, r = _metrics(top, targets)
@@ -289,9 +297,13 @@ def evaluate_split(scored: Scored, mixes: Sequence[gr.GroupMix]) -> dict[str, An
 def mix_grid() -> list[gr.GroupMix]:
     """Every mix the validation chooses from."""
     out = []
-    for h, m, hl, cap in itertools.product(HISTORY_GRID, MEMBERS_GRID, HALF_LIVES, CAPS):
-        if h + m <= 1.0 + 1e-9:
-            out.append(gr.GroupMix(h, m, hl, cap))
+    grid = itertools.product(
+        HISTORY_GRID, MEMBERS_GRID, POPULARITY_GRID, RECENT_DAYS, HALF_LIVES, CAPS
+    )
+    for h, m, p, days, hl, cap in grid:
+        # the strategy keeps >= MIN_COLLABORATIVE of the score, so the strategy still matters
+        if h + m + p <= 1.0 - MIN_COLLABORATIVE + 1e-9 and (p > 0 or days is None):
+            out.append(gr.GroupMix(h, m, hl, cap, p, days))
     return out
 
 

@@ -124,12 +124,12 @@ def segment_rows(name: str, root: Path, seed: int) -> list[Row]:
 def group_rows(kind: str, name: str, root: Path, seed: int, src: Path) -> list[Row]:
     """Group hit rate@10 (the serving default mix) vs both naive group baselines."""
     from experiments.group_eval import evaluate_groups
-    from serving.group_rebuy import GroupMix
+    from serving.group_rebuy import DEFAULT_MIX
 
     if kind == "world":
-        got = evaluate_groups(stores={name: root / "features"}, seed=seed, mix=GroupMix())
+        got = evaluate_groups(stores={name: root / "features"}, seed=seed, mix=DEFAULT_MIX)
     elif name in ("tafeng", "instacart"):
-        got = evaluate_groups(real={name: src / name}, seed=seed, mix=GroupMix())
+        got = evaluate_groups(real={name: src / name}, seed=seed, mix=DEFAULT_MIX)
     else:
         return [_pending(name, "group hit@10", "no group-shaped cases for this dataset")]
     r = got[0]

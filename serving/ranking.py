@@ -106,6 +106,17 @@ def pop_unit(bundle: Bundle) -> np.ndarray:
     return cached  # type: ignore[no-any-return]
 
 
+def recent_unit(bundle: Bundle, days: float | None) -> np.ndarray:
+    """Buyers of each item in the last `days` days, scaled to [0, 1] (cached on the bundle)."""
+    cache: dict[float | None, np.ndarray] | None = getattr(bundle, "_recent_unit", None)
+    if cache is None:
+        cache = {}
+        bundle._recent_unit = cache  # type: ignore[attr-defined]
+    if days not in cache:
+        cache[days] = gr.recent_buyers_unit(bundle.last_purchase_age, days)
+    return cache[days]
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k best finite scores, best first (ties: lower index first)."""
     n = len(scores)
@@ -467,7 +478,8 @@ def _rebuy(
     else:
         hist = np.zeros(n, np.float32)
     rep = gr.member_repeat_unit(bundle.purchases[members], bundle.last_purchase_age[members], hl, n)
-    s = gr.mix_scores(collab, hist, rep, pop_unit(bundle), mix)
+    popular = recent_unit(bundle, mix.recent_days) if mix.popularity else None
+    s = gr.mix_scores(collab, hist, rep, pop_unit(bundle), mix, popular)
     s[~ok] = NEG
     idx = gr.capped_top_k(s, k, bundle.item_category, mix.category_cap)
     info["mix"] = mix.label()

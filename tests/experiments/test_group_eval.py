@@ -35,3 +35,11 @@ def test_group_eval_rows_with_baselines(tmp_path_factory: pytest.TempPathFactory
         {"serving_world": features}, model="itemknn", horizon_days=14.0, seed=1, mix=gr.DEFAULT_MIX
     )
     assert again == fixed
+
+
+def test_mix_grid_keeps_the_strategy_and_holds_the_default() -> None:
+    grid = group_eval.mix_grid()
+    assert all(m.collaborative >= group_eval.MIN_COLLABORATIVE - 1e-9 for m in grid)
+    assert gr.DEFAULT_MIX in grid  # the default is one the validation search could choose
+    assert any(m.popularity > 0 and m.recent_days is not None for m in grid)
+    assert len({m.label() for m in grid}) == len(grid)

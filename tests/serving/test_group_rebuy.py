@@ -33,6 +33,47 @@ def test_decay_and_units() -> None:
     assert np.allclose(m, [(1.0 + 0.0) / 2, (0.0 + 1.0) / 2, (0.5 + 0.25) / 2])
 
 
+def test_recent_buyers_and_the_popularity_part() -> None:
+    # 3 users x 3 items, days since the last purchase + 1 (0 = never)
+    ages = sp.csr_matrix(np.array([[1.0, 40.0, 0.0], [3.0, 50.0, 0.0], [0.0, 60.0, 2.0]]))
+    assert np.allclose(gr.recent_buyers_unit(ages, 14.0), [1.0, 0.0, 0.5])
+    assert np.allclose(gr.recent_buyers_unit(ages, None), [2 / 3, 1.0, 1 / 3])
+    zero = np.zeros(3, np.float32)
+    pop = np.array([0.1, 0.9, 0.0], np.float32)
+    mix = gr.GroupMix(history=0.0, members=0.0, popularity=0.5, recent_days=14.0)
+    recent = gr.recent_buyers_unit(ages, 14.0)
+    collab = np.array([0.0, 0.0, 0.4], np.float32)
+    s = gr.mix_scores(collab, zero, zero, pop, mix, recent)
+    assert np.allclose(s, 0.5 * recent + 0.5 * collab + 1e-3 * pop)
+    assert int(np.argmax(s)) == 0  # bought lately by two of three beats the collaborative pick
+    assert "popularity 0.5 (last 14d)" in mix.label() and mix.collaborative == 0.5
+    with pytest.raises(ValueError):
+        gr.GroupMix(history=0.5, members=0.3, popularity=0.3)
+    with pytest.raises(ValueError):
+        gr.GroupMix(popularity=0.2, recent_days=0.0)
+
+
+def test_capped_top_k_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(0)
+    for t in range(300):
+        n = int(rng.integers(1, 300))
+        s = rng.integers(0, 4, n).astype(np.float32)  # many ties
+        s[rng.random(n) < 0.2] = -np.inf
+        cats = rng.integers(0, int(rng.integers(1, 5)), n)
+        k, cap = int(rng.integers(1, 25)), [None, 1, 2][t % 3]
+        finite = np.flatnonzero(np.isfinite(s))
+        order = finite[np.lexsort((finite, -s[finite]))]  # best first, ties to the lower index
+        got = gr.capped_top_k(s, k, cats, cap)
+        assert len(got) == min(k, len(order)) and len(set(got.tolist())) == len(got)
+        if cap is None:
+            assert got.tolist() == order[:k].tolist()
+        else:
+            per = np.bincount(cats[got], minlength=cats.max() + 1)
+            room = sum(min(cap, int((cats[order] == c).sum())) for c in range(cats.max() + 1))
+            assert per.max() <= cap or len(got) > room  # over the cap only once it ran out
+            assert got[0] == order[0]
+
+
 def test_rank_unit_and_cap() -> None:
     u = gr.rank_unit(np.array([0, 2, 3]), np.array([0.1, 0.9, -np.inf], np.float32), 5)
     assert u[2] == 1.0 and 0 < u[0] < 1 and u[1] == u[3] == u[4] == 0.0
@@ -73,12 +114,19 @@ def test_a_groups_staple_is_not_crowded_out(b: art.Bundle, variant: str) -> None
         if conflicts[i] == 0 and i not in plain.items
     )
     bb = _with_history(b, g, staple, 50.0)
-    mixed = ranking.rank_group(bb, v, members, 5, "average", group=g, mix=gr.DEFAULT_MIX)
+    heavy = gr.GroupMix(history=0.6, members=0.2)  # history outweighs the strategy
+    mixed = ranking.rank_group(bb, v, members, 5, "average", group=g, mix=heavy)
     assert staple in mixed.items.tolist()
     assert staple not in ranking.rank_group(bb, v, members, 5, "average").items.tolist()
     reason = mixed.reasons[mixed.items.tolist().index(staple)]
     assert reason.startswith("the group bought it 50x")
-    assert mixed.info["mix"] == gr.DEFAULT_MIX.label()
+    assert mixed.info["mix"] == heavy.label()
+    # the default mix: the same staple climbs once the group's history holds it
+    n = b.n_items
+    before = ranking.rank_group(b, v, members, n, "average", group=g, mix=gr.DEFAULT_MIX)
+    after = ranking.rank_group(bb, v, members, n, "average", group=g, mix=gr.DEFAULT_MIX)
+    assert after.items.tolist().index(staple) < before.items.tolist().index(staple)
+    assert after.info["mix"] == gr.DEFAULT_MIX.label()
 
 
 def test_constraints_hold_even_for_a_staple(b: art.Bundle) -> None:

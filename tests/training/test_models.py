@@ -258,7 +258,7 @@ class TestContract:
             c = fitted.config
             assert fitted.weight_ in c.weights and fitted.half_life_ in c.half_lives
             assert fitted.base_share_ in c.base_shares
-            sources = len(c.half_lives) + int(c.tifu_repeat)
+            sources = len(c.half_lives) + 2 * int(c.tifu_repeat)
             assert len(fitted.tuning) == len(c.weights) * sources * len(c.base_shares)
         if not checked:
             pytest.skip(f"no learning check for {kind}")
@@ -418,3 +418,20 @@ def test_top_k_properties(case: tuple[np.ndarray, int, sp.csr_matrix, np.ndarray
         if len(got):  # nothing better was left out
             assert scores[r, allowed[r]].max() == val[r, 0]
             assert (np.diff(val[r][: len(got)]) <= 0).all()
+
+
+def test_blend_with_tifuknn_prediction_is_tifuknn(world: tuple[Interactions, dict]) -> None:
+    """Repeat score = TIFU-KNN's whole prediction at w = 1: the blend ranks as TIFU-KNN does."""
+    inter = world[0]
+    blend = build_model("blend", weight=1.0, base_share=0.0, repeat_kind="tifuknn").fit(inter)
+    tifu = build_model("tifuknn").fit(inter)
+    users = np.arange(N_USERS)
+    b_idx, _ = blend.recommend(users, k=5)
+    t_idx, t_val = tifu.recommend(users, k=5)
+    clear = (t_val[:, :-1] - t_val[:, 1:] > 1e-4).all(axis=1)  # no ties inside the top 5
+    assert clear.sum() >= N_USERS // 4
+    assert (b_idx[clear] == t_idx[clear]).all()
+    # the neighbours' part reaches items the user never bought (a TIFU-KNN-like component)
+    own = inter.purchases.toarray() > 0
+    scores = blend.score(users)
+    assert ((scores > 1e-3) & ~own[:N_USERS]).any()

@@ -4,9 +4,10 @@
 
 per user, where `repeat` = count * 0.5 ** (days since last purchase / half-life) (0 for
 never-bought items) or, when it wins the search, TIFU-KNN's decayed basket-frequency vector
-(every past basket counts, recent ones more), `base` is any registered model's score and both `popularity` and
-`base` are min-max scaled to [0, 1] per user. Own items get both parts, new items only the
-second. The repeat weight w, the base share v and the repeat score are learned at fit time:
+(every past basket counts, recent ones more) or TIFU-KNN's whole prediction (that vector mixed
+with the nearest users' vectors, so new items get a repeat part too), `base` is any
+registered model's score and both `popularity` and `base` are min-max scaled to [0, 1] per
+user. Own items get both parts, new items (but with TIFU-KNN's prediction) only the second. The repeat weight w, the base share v and the repeat score are learned at fit time:
 each user's last basket is held out of the training interactions (then, in a second round,
 the one before it), the base model is fitted on the rest, and the (repeat score, w, v) with the best Recall@k on the held-out baskets wins;
 then the base model is refitted on everything (skipped when v = 0).
@@ -71,8 +72,15 @@ class BlendConfig(ModelConfig):
     count_power: float = Field(1.0, ge=0.0, description="exponent on the repeat purchase count")
     tifu_repeat: bool = Field(
         True,
-        description="also search TIFU-KNN's decayed basket-frequency vector (its published "
-        "r_b, r_g, m) as the repeat score (needs baskets)",
+        description="also search TIFU-KNN's decayed basket-frequency vector and TIFU-KNN's "
+        "whole prediction (its published r_b, r_g, m, k, alpha) as the repeat score "
+        "(needs baskets)",
+    )
+    tifu_knn_max_users: int = Field(
+        50_000,
+        ge=0,
+        description="search TIFU-KNN's whole prediction only up to this many users (its "
+        "user kNN costs users^2)",
     )
     weight: float | None = Field(
         None,
@@ -84,8 +92,10 @@ class BlendConfig(ModelConfig):
     half_life_days: float | None = Field(
         None, gt=0.0, description="fixed half-life, used with `weight` (None = no recency)"
     )
-    repeat_kind: Literal["recency", "tifu"] = Field(
-        "recency", description="fixed repeat score, used with `weight`"
+    repeat_kind: Literal["recency", "tifu", "tifuknn"] = Field(
+        "recency",
+        description="fixed repeat score, used with `weight` (tifu: TIFU-KNN's own-history "
+        "vector; tifuknn: its whole prediction with the neighbours)",
     )
     tune_k: int = Field(10, ge=1, description="k of the Recall@k the search maximises")
     tune_users: int = Field(4000, ge=1, description="held-out users sampled for the search (speed)")
@@ -128,6 +138,7 @@ class RepeatBlend(Recommender):
         else:
             self.weight_, self.base_share_, self.half_life_ = self._tune(data)
         self.tifu_vectors = _tifu(data) if self.repeat_kind_ == "tifu" else None
+        self.tifu_model = _tifu_knn(data) if self.repeat_kind_ == "tifuknn" else None
         self.base_model = self._base().fit(data) if self.base_share_ > 0 else None
         self.popularity = minmax_rows(popularity(data, c.popularity_signal)[None, :])[0]
         self.counts = sp.csr_matrix(data.purchases, dtype=np.float32)
@@ -158,6 +169,8 @@ class RepeatBlend(Recommender):
         sources: list[float | None | str] = list(c.half_lives)
         if c.tifu_repeat:
             sources.append("tifu")
+            if data.shape[0] <= c.tifu_knn_max_users:  # its user kNN is quadratic in users
+                sources.append("tifuknn")
         grid = [(h, w, v) for h in sources for w in c.weights for v in c.base_shares]
         hits, n_users = np.zeros(len(grid)), 0
         rng = np.random.default_rng(c.seed)
@@ -180,8 +193,8 @@ class RepeatBlend(Recommender):
             for (h, w, v), r in zip(grid, recall, strict=True)
         ]
         h, w, v = grid[int(np.argmax(recall))]  # first of equals, in grid order
-        if h == "tifu":
-            self.repeat_kind_ = "tifu"
+        if h in ("tifu", "tifuknn"):
+            self.repeat_kind_ = str(h)  # type: ignore[assignment]
             return float(w), float(v), None
         self.repeat_kind_ = "recency"
         return float(w), float(v), float(h) if h is not None else None
@@ -199,25 +212,20 @@ class RepeatBlend(Recommender):
         base = self._base().fit(train) if any(v > 0 for v in c.base_shares) else None
         pop = minmax_rows(popularity(train, c.popularity_signal)[None, :])
         tifu = _tifu(train) if "tifu" in sources else None
+        knn = _tifu_knn(train) if "tifuknn" in sources else None
         for sl in batches(len(users), _TUNE_BATCH):
             u = users[sl]
             counts, ages = train.purchases[u], train.last_purchase_age[u]
             collab = minmax_rows(base.score(u)) if base is not None else np.zeros((len(u), 1))
-            reps = [
-                max_scale_rows(
-                    np.asarray(tifu[u].todense(), np.float32)
-                    if h == "tifu" and tifu is not None
-                    else repeat_scores(counts, ages, None if h == "tifu" else h, c.count_power)  # type: ignore[arg-type]
-                )
-                for h in sources
-            ]
+            reps = [self._repeat_rows(h, u, counts, ages, tifu, knn) for h in sources]
+            knn_rep = reps[sources.index("tifuknn")] if knn is not None else None
             t = truth[u]
             dense_truth = np.asarray(t.todense()) > 0
             sizes = np.maximum(np.diff(t.indptr), 1)
             rows = np.arange(len(u))[:, None]
             for v_i, v in enumerate(c.base_shares):
                 other = (1 - v) * pop + v * collab if v > 0 else np.repeat(pop, len(u), axis=0)
-                cand, other_c = _candidates(other.astype(np.float32), counts, c.tune_k)
+                cand, other_c = _candidates(other.astype(np.float32), counts, c.tune_k, knn_rep)
                 valid = cand >= 0
                 safe = np.where(valid, cand, 0)
                 hit = dense_truth[rows, safe] & valid
@@ -235,10 +243,29 @@ class RepeatBlend(Recommender):
                         hits[g] += float((got.sum(axis=1) / sizes).sum())
         return hits
 
+    def _repeat_rows(
+        self,
+        source: float | None | str,
+        u: np.ndarray,
+        counts: sp.csr_matrix,
+        ages: sp.csr_matrix,
+        tifu: sp.csr_matrix | None,
+        knn: Recommender | None,
+    ) -> np.ndarray:
+        """One repeat source's scores for users `u`, max-scaled per row (search only)."""
+        if source == "tifu" and tifu is not None:
+            return max_scale_rows(np.asarray(tifu[u].todense(), np.float32))
+        if source == "tifuknn" and knn is not None:
+            return max_scale_rows(knn.score(u).astype(np.float32))
+        hl = None if isinstance(source, str) else source
+        return max_scale_rows(repeat_scores(counts, ages, hl, self.config.count_power))
+
     def _score(self, users: np.ndarray) -> np.ndarray:
         w, v = np.float32(self.weight_), np.float32(self.base_share_)
         counts, ages = self.counts[users], self.ages[users]
-        if self.tifu_vectors is not None:
+        if self.tifu_model is not None:
+            rep = max_scale_rows(self.tifu_model.score(users).astype(np.float32))
+        elif self.tifu_vectors is not None:
             rep = max_scale_rows(np.asarray(self.tifu_vectors[users].todense(), np.float32))
         else:
             rep = max_scale_rows(
@@ -267,11 +294,24 @@ def _tifu(data: Interactions) -> sp.csr_matrix | None:
     return sp.csr_matrix(v, dtype=np.float32)
 
 
-def _candidates(other: np.ndarray, counts: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _tifu_knn(data: Interactions) -> Recommender | None:
+    """TIFU-KNN (published settings) fitted on `data` when it has baskets."""
+    if data.baskets is None or not len(data.baskets):
+        return None
+    from training.models.tifuknn import TIFUKNN
+
+    return TIFUKNN(TIFUKNNConfig()).fit(data)
+
+
+def _candidates(
+    other: np.ndarray, counts: sp.csr_matrix, k: int, extra: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the user's bought items plus the top-k others by `other` (-1 padded), and `other` there.
 
     Never-bought items score (1 - w) * other whatever w is, so a blend's top-k always lies
     in this set: the search scores a few dozen candidates instead of the whole catalogue.
+    `extra` (a repeat source that also scores never-bought items, TIFU-KNN's prediction)
+    adds its own top-k never-bought items (the search's top-k is then near-exact for it).
     """
     counts = sp.csr_matrix(counts)
     n = other.shape[0]
@@ -283,6 +323,13 @@ def _candidates(other: np.ndarray, counts: sp.csr_matrix, k: int) -> tuple[np.nd
         rows = np.repeat(np.arange(n), per_row)
         bought[rows, np.arange(counts.nnz) - counts.indptr[rows]] = counts.indices
         masked[rows, counts.indices] = -np.inf
-    cand = np.hstack([bought, top_k(masked, k)[0]])
+    best_other = top_k(masked, k)[0]
+    parts = [bought, best_other]
+    if extra is not None:  # its best never-bought items not already in the list
+        e = np.where(np.isfinite(masked) & (extra > 0), extra, -np.inf).astype(np.float32)
+        r, j = np.nonzero(best_other >= 0)
+        e[r, best_other[r, j]] = -np.inf
+        parts.append(top_k(e, k)[0])
+    cand = np.hstack(parts)
     vals = np.take_along_axis(other, np.maximum(cand, 0), axis=1)
     return cand, np.where(cand >= 0, vals, 0.0).astype(np.float32)
