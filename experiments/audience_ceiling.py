@@ -44,8 +44,12 @@ def out_of_fold(m: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
         learning_rate=0.08, max_iter=100, max_leaf_nodes=15, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=False, random_state=seed,
     )  # fmt: skip
+    from threadpoolctl import threadpool_limits
+
     cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-    return np.asarray(cross_val_predict(model, m, y, cv=cv, method="predict_proba")[:, 1])
+    with threadpool_limits(limits=1):  # small fits: threads only contend on a shared machine
+        p = cross_val_predict(model, m, y, cv=cv, method="predict_proba")
+    return np.asarray(p[:, 1])
 
 
 def theme_reference(

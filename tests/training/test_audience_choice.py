@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from training import audience_model as am
 from training.audience_signals import ABSENT, FEATURES
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Small fits, as :func:`training.audience.score_audience` runs them: one thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _signals(rng: np.random.Generator, n: int, taste: np.ndarray) -> pd.DataFrame:
