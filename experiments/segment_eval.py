@@ -28,7 +28,13 @@ from experiments.synth_truth import PERSONA, load_user_truth
 from features import store_layout as store
 from features.matrix import Interactions
 from features.schema import Col
-from training.segments import NEW_SEGMENT, SegmentConfig, discover, placeholder_names
+from training.segments import (
+    NEW_SEGMENT,
+    SegmentConfig,
+    UserFeatures,
+    discover_with_features,
+    placeholder_names,
+)
 
 EVENT_COLUMNS = [
     Col.USER_ID,
@@ -61,8 +67,15 @@ def dataset_world(name: str, out: Path, src: Path = Path("../shared/datasets")) 
     return out
 
 
-def evaluate_segments(world_dir: Path | str, seed: int = 0) -> dict[str, Any]:
-    """Our segments (ARI, k found) beside the naive baseline (ARI with the true k), or names only."""
+def evaluate_segments(
+    world_dir: Path | str, seed: int = 0, details: bool = False
+) -> dict[str, Any]:
+    """Our segments (ARI, k found) beside the naive baseline (ARI with the true k), or names only.
+
+    With a truth, ``ari_ceiling`` is the supervised reference on our features
+    (:func:`experiments.segment_ceiling.features_reference`); ``details`` adds ``matched``,
+    the users with persona, segment, naive label and event count.
+    """
     world = Path(world_dir)
     t0 = time.perf_counter()
     f = ensure_features(world)
@@ -70,7 +83,8 @@ def evaluate_segments(world_dir: Path | str, seed: int = 0) -> dict[str, Any]:
     items, users, tags = (pd.read_parquet(f / n) for n in (store.ITEMS, store.USERS, store.TAGS))
     present = set(pq.read_schema(f / store.EVENTS).names)
     events = pd.read_parquet(f / store.EVENTS, columns=[c for c in EVENT_COLUMNS if c in present])
-    seg, cl, _ = discover(inter, items, users, tags, SegmentConfig(seed=seed), events=events)
+    cfg = SegmentConfig(seed=seed)
+    seg, cl, _, feats = discover_with_features(inter, items, users, tags, cfg, events=events)
     sizes = seg.groupby(Col.SEGMENT_NAME).size().sort_values(ascending=False)
     names = seg.drop_duplicates(Col.SEGMENT_ID)[Col.SEGMENT_NAME].astype(str).tolist()
     out: dict[str, Any] = {
@@ -86,7 +100,7 @@ def evaluate_segments(world_dir: Path | str, seed: int = 0) -> dict[str, Any]:
     }
     truth_dir = world / "truth"
     if (truth_dir / "people.parquet").exists():
-        out.update(_against_truth(f, truth_dir, inter, events, seg, seed))
+        out.update(_against_truth(f, truth_dir, inter, events, seg, (feats, cfg), details))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -97,11 +111,16 @@ def _against_truth(
     inter: Interactions,
     events: pd.DataFrame,
     seg: pd.DataFrame,
-    seed: int,
+    clustered: tuple[UserFeatures, SegmentConfig],
+    details: bool,
 ) -> dict[str, Any]:
-    """ARI of ours and of the naive baseline against the personas, on the same users."""
+    """ARI of ours, of the naive baseline and of the supervised reference, on the same users."""
     from sklearn.metrics import adjusted_rand_score
 
+    from experiments.segment_ceiling import features_reference
+
+    feats, cfg = clustered
+    seed = cfg.seed
     truth = load_user_truth(f, truth_dir)
     k_true = int(pd.read_parquet(truth_dir / "people.parquet")[PERSONA].nunique())
     naive = pd.DataFrame(
@@ -113,10 +132,17 @@ def _against_truth(
     m = truth.merge(seg.astype({Col.USER_ID: str}), on=Col.USER_ID).merge(naive, on=Col.USER_ID)
     ours = float(adjusted_rand_score(m[PERSONA], m[Col.SEGMENT_ID]))
     base = float(adjusted_rand_score(m[PERSONA], m["naive"]))
+    ceiling = features_reference(feats, cfg, m, PERSONA, seed)
+    extra: dict[str, Any] = {}
+    if details:
+        n_events = events.groupby(events[Col.USER_ID].astype(str)).size()
+        extra["matched"] = m.assign(events=m[Col.USER_ID].map(n_events).fillna(0).to_numpy())
     return {
+        **extra,
         "k_true": k_true,
         "ari": round(ours, 4),
         "ari_naive": round(base, 4),
+        "ari_ceiling": round(ceiling, 4),
         "ratio": round(ours / base, 3) if base > 0 else None,
         "users_scored": int(len(m)),
         "new_users": int((m[Col.SEGMENT_ID] == NEW_SEGMENT).sum()),

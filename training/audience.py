@@ -298,7 +298,7 @@ def _score(
         "users_with_signal": int(signal.sum()),
         "excluded_by_constraints": int(len(excluded)),
         "excluded_with_signal": int((signal & score.index.isin(excluded[Col.USER_ID])).sum()),
-        "model": cfg.model if model is not None else "fallback",
+        "model": model.kind,
         "training_rows": int(len(ts.y)),
         "training_positives": int(ts.y.sum()),
         "training_cuts": len(ts.cuts),

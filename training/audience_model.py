@@ -9,10 +9,12 @@ snapshot, so nothing after the snapshot is read). A seeded scikit-learn classifi
 fits them; the probability it gives each user at the snapshot is the audience score.
 
 The model must earn its place (:func:`choose_model`): fitted on the older cuts, it ranks
-the users of the latest past cut and is kept only when its R-precision there is at least
-that of the fallback score — the theme's recency-decayed purchase count plus its keyword and
-engagement signals. With fewer than two cuts or too few converters there is nothing to
-learn and check, and the fallback is used (``model: fallback`` in the summary, with why).
+the users of the latest past cut and is kept only when its precision in the top 5% / 20%
+there is at least that of the best rule — ``fallback`` (the theme's recency-decayed
+purchase count plus its keyword and engagement signals) or ``count`` (all-time theme
+purchases, the naive list's signal, with the same keyword and engagement terms). The rules
+are compared on that cut too, so a log with one past cut still picks the better rule; with
+no past cut the fallback is used (``model`` in the summary says which, ``why`` says why).
 
 Per-user reasons are weighed by what each component adds to that user's probability:
 the drop of the score when the component's signals are set to "never seen".
@@ -84,10 +86,10 @@ def training_set(
     return TrainingSet(x, np.concatenate(ys), m, cuts, sizes, horizon)
 
 
-# all-time totals grow with the log's length, so earlier cuts would teach them wrongly;
-# the model reads their per-30-days rates and windowed counts instead
-NON_STATIONARY = ("theme_all", "baskets_all", "tenure_days")
-INPUTS: tuple[str, ...] = tuple(f for f in FEATURES if f not in NON_STATIONARY)
+# every signal, all-time totals included: the percentiles of :func:`_matrix` make a total
+# comparable across cuts of different history length, and the all-time theme count is the
+# naive list's own signal
+INPUTS: tuple[str, ...] = FEATURES
 BOUNDED = ("theme_rate", "affine_share", "embed_sim")
 
 
@@ -153,31 +155,17 @@ def r_precision(score: np.ndarray, y: np.ndarray) -> float:
     return float(y[top].mean())
 
 
-def choose_model(
-    ts: TrainingSet, kind: ModelKind, seed: int, min_positives: int
-) -> tuple[Any | None, dict[str, Any]]:
-    """The classifier if it beats the fallback on the latest past cut, else None (fallback).
+# an audience is the top of the list: the candidates are compared by their precision in the
+# top 5% and the top 20% of the users of the latest past cut (mean of the two)
+TOP_SHARES = (0.05, 0.2)
 
-    The check: fit on the older cuts, rank the users of the latest cut, compare the
-    R-precision of the model and of the fallback score; the winner is refitted on all cuts.
-    """
-    info: dict[str, Any] = {"validation_model": float("nan"), "validation_fallback": float("nan")}
-    if len(ts.cuts) < 2 or not _enough(ts.y, min_positives):
-        return None, {**info, "why": "too few past cuts or converters to learn and check"}
-    n_val = ts.rows_per_cut[0]  # the latest cut comes first
-    y_val, y_fit = ts.y[:n_val], ts.y[n_val:]
-    if not _enough(y_fit, min_positives) or not y_val.any():
-        return None, {**info, "why": "too few converters in the older cuts"}
-    older = TrainingSet(ts.x.iloc[n_val:], y_fit, ts.m[n_val:])
-    held = fit_classifier(older, kind, seed)
-    if held is None:
-        return None, {**info, "why": "too few converters in the older cuts"}
-    r_model = r_precision(np.asarray(held.predict_proba(ts.m[:n_val])[:, 1]), y_val)
-    r_fall = r_precision(fallback_score(ts.x.iloc[:n_val]), y_val)
-    info = {"validation_model": round(r_model, 4), "validation_fallback": round(r_fall, 4)}
-    if r_model < r_fall:
-        return None, {**info, "why": "the model did not beat the fallback on the latest cut"}
-    return fit_classifier(ts, kind, seed), {**info, "why": "beat the fallback on the latest cut"}
+
+def top_precision(score: np.ndarray, y: np.ndarray) -> float:
+    """Mean precision of the top :data:`TOP_SHARES` of the users ranked by ``score``."""
+    if len(y) == 0 or not y.any():
+        return float("nan")
+    order = np.argsort(-score, kind="stable")
+    return float(np.mean([y[order[: max(int(round(s * len(y))), 1)]].mean() for s in TOP_SHARES]))
 
 
 def fallback_score(x: pd.DataFrame) -> np.ndarray:
@@ -189,16 +177,78 @@ def fallback_score(x: pd.DataFrame) -> np.ndarray:
     )
 
 
-def predict(model: Any | None, x: pd.DataFrame) -> np.ndarray:
-    """Probability of a theme purchase in the horizon (or the fallback score)."""
+def count_score(x: pd.DataFrame) -> np.ndarray:
+    """Every past theme purchase line counts alike (steady tastes), then keywords and engagement.
+
+    The naive list's signal as a rule, with the fallback's keyword and engagement terms and
+    the user's basket count as the last tie-break.
+    """
+    return (
+        x["theme_all"].to_numpy()
+        + 0.5 * np.log1p(x["keyword_decay"].to_numpy())
+        + 0.1 * np.log1p(x["engage_decay"].to_numpy())
+        + 1e-4 * np.log1p(x["baskets_all"].to_numpy())
+    )
+
+
+# the rules a learned model competes with (name -> score of the signals)
+RULES = {"fallback": fallback_score, "count": count_score}
+
+
+@dataclass
+class AudienceModel:
+    """What scores the users: a fitted classifier, or one of the :data:`RULES` by name."""
+
+    kind: str
+    classifier: Any | None = None
+
+
+def choose_model(
+    ts: TrainingSet, kind: ModelKind, seed: int, min_positives: int
+) -> tuple[AudienceModel, dict[str, Any]]:
+    """The candidate with the best top precision on the latest past cut, refitted on all cuts.
+
+    Candidates: the rules (:data:`RULES`: recency-decayed theme purchases; all-time theme
+    purchases) and, with at least two cuts and enough converters, the classifier fitted on
+    the older cuts. The classifier is kept when it at least ties the best rule. Without a
+    past cut with buyers: the fallback rule.
+    """
+    info: dict[str, Any] = {"validation_model": float("nan"), "validation_fallback": float("nan")}
+    if not ts.cuts or not ts.y[: ts.rows_per_cut[0]].any():
+        return AudienceModel("fallback"), {**info, "why": "no past cut with buyers to check on"}
+    n_val = ts.rows_per_cut[0]  # the latest cut comes first
+    y_val, x_val = ts.y[:n_val], ts.x.iloc[:n_val]
+    rules = {name: top_precision(rule(x_val), y_val) for name, rule in RULES.items()}
+    best = max(rules, key=lambda n: (rules[n], n == "fallback"))
+    info = {f"validation_{n}": round(v, 4) for n, v in rules.items()}
+    info["validation_model"] = float("nan")
+    chosen = AudienceModel(best)
+    why = f"the {best} rule was best on the latest cut"
+    y_fit = ts.y[n_val:]
+    if len(ts.cuts) < 2 or not _enough(ts.y, min_positives) or not _enough(y_fit, min_positives):
+        return chosen, {**info, "why": why + " (too few past cuts or converters to learn)"}
+    older = TrainingSet(ts.x.iloc[n_val:], y_fit, ts.m[n_val:])
+    held = fit_classifier(older, kind, seed)
+    if held is None:
+        return chosen, {**info, "why": why + " (too few converters in the older cuts)"}
+    r_model = top_precision(np.asarray(held.predict_proba(ts.m[:n_val])[:, 1]), y_val)
+    info["validation_model"] = round(r_model, 4)
+    if r_model < rules[best]:
+        return chosen, {**info, "why": why + f"; the {kind} model did not beat it"}
+    model = AudienceModel(kind, fit_classifier(ts, kind, seed))
+    return model, {**info, "why": f"the {kind} model beat the rules on the latest cut"}
+
+
+def predict(model: AudienceModel, x: pd.DataFrame) -> np.ndarray:
+    """Probability of a theme purchase in the horizon (or the chosen rule's score)."""
     if len(x) == 0:
         return np.zeros(0)
-    if model is None:
-        return fallback_score(x)
-    return np.asarray(model.predict_proba(_matrix(x))[:, 1], dtype=np.float64)
+    if model.classifier is None:
+        return RULES.get(model.kind, fallback_score)(x)
+    return np.asarray(model.classifier.predict_proba(_matrix(x))[:, 1], dtype=np.float64)
 
 
-def contributions(model: Any | None, x: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
+def contributions(model: AudienceModel, x: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
     """Per user and component: score minus the score with that component's signals absent."""
     out = pd.DataFrame(index=x.index)
     for comp, feats in COMPONENTS.items():  # seven components

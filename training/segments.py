@@ -465,6 +465,20 @@ def discover(
     With `events` (the feature store's event log: user_id, ts, event_type, item_id, amount,
     text, channel) the motive blocks join the basket ones.
     """
+    seg, cl, lifts, _ = discover_with_features(inter, items, users, tags, cfg, embedding, events)
+    return seg, cl, lifts
+
+
+def discover_with_features(
+    inter: Interactions,
+    items: pd.DataFrame,
+    users: pd.DataFrame,
+    tags: pd.DataFrame,
+    cfg: SegmentConfig | None = None,
+    embedding: np.ndarray | None = None,
+    events: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, Clustering, pd.DataFrame, UserFeatures]:
+    """:func:`discover`, also returning the feature blocks the users were clustered on."""
     cfg = cfg or SegmentConfig()
     feats = user_features(inter, items, users, tags, cfg, embedding, events)
     seg, cl = assign_segments(feats, cfg)
@@ -472,7 +486,7 @@ def discover(
     motives = motive_labels(feats.blocks, feats.names, seg[Col.SEGMENT_ID].to_numpy())
     names = name_segments(lifts, sorted(seg[Col.SEGMENT_ID].unique().tolist()), cfg, motives)
     seg[Col.SEGMENT_NAME] = seg[Col.SEGMENT_ID].map(names).astype("string")
-    return seg, cl, lifts
+    return seg, cl, lifts, feats
 
 
 def _top(frame: pd.DataFrame, key: str, value: str, n: int) -> pd.DataFrame:

@@ -73,6 +73,7 @@ def test_every_preset_gets_unique_names_and_both_aris(preset_worlds: dict[str, P
         assert 2 <= report["k"] <= 12, name
         assert -1.0 <= report["ari"] <= 1.0 and -1.0 <= report["ari_naive"] <= 1.0, name
         assert report["ari"] > 0.1, (name, report["ari"])
+        assert -1.0 <= report["ari_ceiling"] <= 1.0, name
         assert report["users_scored"] > 0.9 * SIZE["people"], name
 
 
