@@ -36,7 +36,6 @@ logs and prints it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import re
@@ -49,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.cli_parser import LinliParser
 from training.evaluation.compare import (
     ALL,
     CHALLENGER,
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli ab --features DIR --champion alias:champion --challenger model:KIND``."""
     from training.train import parse_kv
 
-    p = argparse.ArgumentParser(prog="linli ab", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli ab", description=__doc__.split("\n\n")[0])
     p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
     p.add_argument("--champion", default="alias:champion", help="alias:A, version:N or model:KIND")
     p.add_argument(

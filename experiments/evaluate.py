@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from features.cli_parser import LinliParser
 from features.schema import Col
 from training.evaluation import metrics as M
 from training.evaluation.folds import (
@@ -244,7 +245,7 @@ def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``linli evaluate``."""
-    p = argparse.ArgumentParser(
+    p = LinliParser(
         prog="linli evaluate",
         description="Leaderboard of models x seeded splits on a dataset (markdown, CSV, MLflow).",
     )

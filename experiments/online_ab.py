@@ -32,7 +32,6 @@ person wants). Pure functions at the core; ``main`` reads files and logs one MLf
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.cli_parser import LinliParser
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.settings import Settings, load_settings
 
@@ -535,7 +535,7 @@ def format_result(result: OnlineABResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli online-ab --exposures DIR --events PATH [--features DIR]``."""
-    p = argparse.ArgumentParser(prog="linli online-ab", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli online-ab", description=__doc__.split("\n\n")[0])
     p.add_argument("--exposures", type=Path, default=None, help="exposure folder (WORK/exposures)")
     p.add_argument(
         "--events", type=Path, required=True, help="events: feature store, file or data dir"

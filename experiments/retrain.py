@@ -46,7 +46,6 @@ aliases or the served bundle, and step 6 moves the alias only after the pointer 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -65,6 +64,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store_layout as store
+from features.cli_parser import LinliParser
 from serving import pointer
 from training import promotion
 from training.settings import Settings, load_settings
@@ -650,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli retrain --data DIR [...]``."""
     from training.train import parse_kv
 
-    p = argparse.ArgumentParser(prog="linli retrain", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli retrain", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--data", type=Path, required=True, help="data directory (all event files so far)"
     )

@@ -39,7 +39,6 @@ plot and logs one MLflow run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -51,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from features import store_layout as store
+from features.cli_parser import LinliParser
 from features.errors import LinliInputError
 from features.live_response import (
     FEATURES,
@@ -434,7 +434,7 @@ def plot(r: dict[str, Any], path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli simulate --features DIR [--plan FILE] [--truth DIR]``."""
-    p = argparse.ArgumentParser(prog="linli simulate", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli simulate", description=__doc__.split("\n\n")[0])
     p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
     p.add_argument(
         "--plan", type=Path, default=None, help="plan JSON (default: the seed's light-meal case)"

@@ -24,7 +24,6 @@ params a model's config does not know are dropped with a warning.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from features.cli_parser import LinliParser
 from training.evaluation.folds import Fold
 from training.settings import Settings, load_settings
 
@@ -299,7 +299,7 @@ def tune(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli tune --model als --trials N --features DIR``."""
-    p = argparse.ArgumentParser(prog="linli tune", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli tune", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, choices=sorted(SEARCH_SPACES))
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--features", type=Path, default=None, help="feature store directory")

@@ -7,7 +7,6 @@ in the output folder (or `--previous`) seeds the unification.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -23,6 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from features import store_layout as store
+from features.cli_parser import LinliParser
 from features.constraints import resolve_constraints
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
@@ -414,7 +414,7 @@ def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> No
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: `linli features build --data DIR --out DIR`."""
-    p = argparse.ArgumentParser(prog="linli features", description=__doc__)
+    p = LinliParser(prog="linli features", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="data directory -> feature store")
     b.add_argument("--data", type=Path, required=True, help="data directory (SCHEMA.md format)")

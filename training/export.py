@@ -12,7 +12,6 @@ bundles, KOC, ...). `--model-dir champion=PATH` exports a model folder written b
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -25,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
+from features.cli_parser import LinliParser
 from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
@@ -522,7 +522,7 @@ def _interest_keywords(settings: Settings) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: `linli export --features DIR --out DIR [--model-dir ALIAS=PATH ...]`."""
-    p = argparse.ArgumentParser(prog="linli export", description=__doc__)
+    p = LinliParser(prog="linli export", description=__doc__)
     p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
     p.add_argument("--out", type=Path, default=None, help="bundle folder (WORK/bundle)")
     p.add_argument(

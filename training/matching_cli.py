@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from features import store_layout as store
+from features.cli_parser import LinliParser
 from features.schema import Col
 
 log = logging.getLogger("linli.matching")
@@ -151,7 +152,7 @@ def _write_json(path: Path, data: Any) -> Path:
 
 def segments_main(argv: list[str] | None = None) -> int:
     """`linli segments --features DIR [--out DIR]`: discover, name and profile segments."""
-    p = argparse.ArgumentParser(prog="linli segments", description=segments_main.__doc__)
+    p = LinliParser(prog="linli segments", description=segments_main.__doc__)
     _common(p)
     p.add_argument("--method", choices=["kmeans", "gmm"], default=None)
     p.add_argument("--criterion", choices=["silhouette", "bic"], default=None)
@@ -256,7 +257,7 @@ def _segments(args: argparse.Namespace) -> int:
 
 def bundles_main(argv: list[str] | None = None) -> int:
     """`linli bundles --features DIR [--segments FILE] [--theme FILE]`: bundles from baskets."""
-    p = argparse.ArgumentParser(prog="linli bundles", description=bundles_main.__doc__)
+    p = LinliParser(prog="linli bundles", description=bundles_main.__doc__)
     _common(p)
     p.add_argument("--segments", type=Path, default=None, help="segments.parquet (per segment)")
     p.add_argument("--theme", type=Path, action="append", default=[], help="theme JSON file")
@@ -354,7 +355,7 @@ def _bundles(args: argparse.Namespace) -> int:
 
 def audience_main(argv: list[str] | None = None) -> int:
     """`linli audience --features DIR --theme FILE --n N --out FILE.csv`: a theme's audience."""
-    p = argparse.ArgumentParser(prog="linli audience", description=audience_main.__doc__)
+    p = LinliParser(prog="linli audience", description=audience_main.__doc__)
     p.add_argument("--features", type=Path, required=True, help="feature store directory")
     p.add_argument("--theme", type=Path, required=True, help="theme JSON file")
     p.add_argument("--n", type=int, default=120, help="audience size")
@@ -427,7 +428,7 @@ def _audience(args: argparse.Namespace) -> int:
 
 def forecast_main(argv: list[str] | None = None) -> int:
     """`linli forecast --features DIR`: weekly item / category demand, checked on held-out weeks."""
-    p = argparse.ArgumentParser(prog="linli forecast", description=forecast_main.__doc__)
+    p = LinliParser(prog="linli forecast", description=forecast_main.__doc__)
     _common(p)
     p.add_argument("--level", choices=["item", "category", "both"], default="both")
     p.add_argument("--weeks", type=int, default=None, help="weeks ahead (1..12)")
@@ -535,7 +536,7 @@ def _forecast(args: argparse.Namespace) -> int:
 
 def hosts_main(argv: list[str] | None = None) -> int:
     """`linli hosts --features DIR [--target group:G1]`: hosts ranked for every group and segment."""
-    p = argparse.ArgumentParser(prog="linli hosts", description=hosts_main.__doc__)
+    p = LinliParser(prog="linli hosts", description=hosts_main.__doc__)
     _common(p)
     p.add_argument("--segments", type=Path, default=None, help="segments.parquet (default <out>)")
     p.add_argument("--target", action="append", default=[], help="print this target's ranking")
@@ -616,7 +617,7 @@ def _hosts(args: argparse.Namespace) -> int:
 
 def koc_main(argv: list[str] | None = None) -> int:
     """`linli koc --features DIR [--group G1]`: members of every group ranked by influence."""
-    p = argparse.ArgumentParser(prog="linli koc", description=koc_main.__doc__)
+    p = LinliParser(prog="linli koc", description=koc_main.__doc__)
     _common(p)
     p.add_argument("--group", action="append", default=[], help="print this group's KOCs")
     p.add_argument("--top", type=int, default=5, help="KOCs printed per group")

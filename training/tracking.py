@@ -22,7 +22,6 @@ CLI: ``linli alias set --version N --alias champion``, ``linli alias show``,
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import math
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from features.cli_parser import LinliParser
 from features.matrix import IdMap, Interactions
 from features.schema import Col
 from training.settings import Settings, load_settings
@@ -592,7 +592,7 @@ def search_runs(
 # -- CLI ---------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli alias set|show|delete`` on the registered model."""
-    p = argparse.ArgumentParser(
+    p = LinliParser(
         prog="linli alias", description="Model registry aliases (champion / challenger)."
     )
     p.add_argument("--model-name", default=None, help="registered model (default from settings)")

@@ -24,7 +24,6 @@ Aliases afterwards: ``linli alias set --version N --alias champion``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from features import store_layout as store
+from features.cli_parser import LinliParser
 from features.progress import Steps
 from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
 from training.evaluation.leaderboard import evaluate_model, seeded_params
@@ -162,7 +162,7 @@ def parse_kv(items: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli train --model NAME --features DIR [--param k=v ...] [--alias challenger]``."""
-    p = argparse.ArgumentParser(prog="linli train", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli train", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="model kind (training.models.REGISTRY)")
     p.add_argument("--features", type=Path, required=True, help="feature store directory")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")

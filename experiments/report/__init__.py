@@ -41,6 +41,7 @@ from typing import Any
 from experiments.report.browser import screenshot
 from experiments.report.data import load_report_data
 from experiments.report.sections import build_report
+from features.cli_parser import LinliParser
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.report")
@@ -81,7 +82,7 @@ def write_report(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli report --out report.html [--features DIR] [--screenshot PNG]``."""
-    p = argparse.ArgumentParser(prog="linli report", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli report", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML page to write")
     p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
     p.add_argument("--matching", type=Path, default=None, help="folder with segments.parquet")

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from features.adapters.common import FORMATS, Converted, write_tables
+from features.cli_parser import LinliParser
 
 __all__ = ["DATASETS", "Converted", "adapter", "main", "write_tables"]
 
@@ -30,7 +31,7 @@ def adapter(name: str) -> ModuleType:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = LinliParser(
         prog="python -m features.adapters",
         description="Convert a public dataset into a SCHEMA.md data directory.",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from datetime import date
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from features.cli_parser import LinliParser
 from features.synth.builder import (
     generate,
 )
@@ -40,7 +40,7 @@ _KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m features.synth --out DIR [...]`: generate and write a world, print a summary."""
-    parser = argparse.ArgumentParser(
+    parser = LinliParser(
         prog="linli synth",
         description="Write a synthetic group-buying world: DIR/data (SCHEMA tables) and "
         "DIR/truth (hidden personas, identities, live propensities).",
