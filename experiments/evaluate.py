@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, choices_help, existing_path
 from features.schema import Col
 from training.evaluation import metrics as M
 from training.evaluation.folds import (
@@ -249,23 +249,51 @@ def build_parser() -> argparse.ArgumentParser:
         prog="linli evaluate",
         description="Leaderboard of models x seeded splits on a dataset (markdown, CSV, MLflow).",
     )
-    p.add_argument("--dataset", choices=DATASETS, required=True)
-    p.add_argument("--src", type=Path, required=True, help="dataset folder or feature store")
-    p.add_argument("--models", default="all", help="all, or comma-separated kinds")
+    from training.models import REGISTRY
+
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        required=True,
+        help="which loader reads --src ('features' = a Linli feature store)",
+    )
+    p.add_argument("--src", type=existing_path, required=True, help="dataset folder or feature store")
+    p.add_argument(
+        "--models",
+        default="all",
+        help="'all', or comma-separated " + choices_help("kinds", REGISTRY),
+    )
     p.add_argument(
         "--seeds", type=int, default=3, help="number of seeded splits (seed, seed+1, ...)"
     )
     p.add_argument("--seed", type=int, default=None, help="first seed (default: settings.seed)")
     p.add_argument("--k", default="10,20", help="cut-offs, comma-separated")
-    p.add_argument("--protocol", choices=("users", "last"), default="users")
+    p.add_argument(
+        "--protocol",
+        choices=("users", "last"),
+        default="users",
+        help="users: hold out 20%% of users and their future baskets; last: every user's last basket",
+    )
     p.add_argument("--split", choices=("temporal", "next-basket"), default="temporal",
                    help="features dataset only")  # fmt: skip
     p.add_argument("--holdout-days", type=float, default=14.0, help="temporal split window")
-    p.add_argument("--param", action="append", default=[], metavar="KIND.KEY=VALUE")
-    p.add_argument("--write-recs", type=Path, default=None, metavar="DIR")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KIND.KEY=VALUE",
+        help="a model setting, e.g. als.factors=64 (repeatable)",
+    )
+    p.add_argument(
+        "--write-recs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write each model's recommendations (first seed) as DIR/<model>.json",
+    )
     p.add_argument("--out", type=Path, default=None, help="default WORK_DIR/leaderboard")
-    p.add_argument("--no-mlflow", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log the leaderboard to MLflow")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or step lines")
     return p
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from features import store_layout as store
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir
 from features.constraints import resolve_constraints
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
@@ -417,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     p = LinliParser(prog="linli features", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="data directory -> feature store")
-    b.add_argument("--data", type=Path, required=True, help="data directory (SCHEMA.md format)")
+    b.add_argument(
+        "--data", type=existing_dir, required=True, help="data directory (SCHEMA.md format)"
+    )
     b.add_argument(
         "--out", type=Path, default=None, help="feature store directory (default WORK_DIR/features)"
     )
@@ -427,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="identity.parquet of an earlier build (default OUT/identity.parquet)",
     )
-    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar or step lines")
     b.add_argument(
         "--max-reject-rate",
         type=float,

@@ -101,3 +101,16 @@ def fail(prog: str, message: str) -> NoReturn:
     """Stop a command with one line on stderr and exit 2 (a mistake found after parsing)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: a pydantic ValidationError as ``field: problem; ...``."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            parts = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in errors()]
+        except (TypeError, KeyError):
+            parts = []
+        if parts:
+            return "; ".join(parts)
+    return " ".join(str(exc).split())

@@ -30,7 +30,6 @@ Pure functions compute the tables; plotting and I/O sit at the edges.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys

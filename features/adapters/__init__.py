@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from features.adapters.common import FORMATS, Converted, write_tables
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir
 
 __all__ = ["DATASETS", "Converted", "adapter", "main", "write_tables"]
 
@@ -32,11 +32,13 @@ def adapter(name: str) -> ModuleType:
 
 def _parser() -> argparse.ArgumentParser:
     parser = LinliParser(
-        prog="python -m features.adapters",
+        prog="linli adapt",
         description="Convert a public dataset into a SCHEMA.md data directory.",
     )
     parser.add_argument("name", choices=DATASETS, help="which dataset")
-    parser.add_argument("--src", type=Path, required=True, help="folder of the original files")
+    parser.add_argument(
+        "--src", type=existing_dir, required=True, help="folder of the original files"
+    )
     parser.add_argument("--out", type=Path, required=True, help="data directory to write")
     parser.add_argument(
         "--format",
