@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="which loader reads --src ('features' = a Linli feature store)",
     )
-    p.add_argument("--src", type=existing_path, required=True, help="dataset folder or feature store")
+    p.add_argument(
+        "--src", type=existing_path, required=True, help="dataset folder or feature store"
+    )
     p.add_argument(
         "--models",
         default="all",

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_path
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.settings import Settings, load_settings
 
@@ -538,20 +538,32 @@ def main(argv: list[str] | None = None) -> int:
     p = LinliParser(prog="linli online-ab", description=__doc__.split("\n\n")[0])
     p.add_argument("--exposures", type=Path, default=None, help="exposure folder (WORK/exposures)")
     p.add_argument(
-        "--events", type=Path, required=True, help="events: feature store, file or data dir"
+        "--events",
+        type=existing_path,
+        required=True,
+        help="events: feature store, file or data dir",
     )
     p.add_argument(
         "--features", type=Path, default=None, help="feature store to resolve identifiers"
     )
-    p.add_argument("--window-hours", type=float, default=72.0)
-    p.add_argument("--endpoints", default=",".join(DEFAULT_ENDPOINTS))
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument(
+        "--window-hours",
+        type=float,
+        default=72.0,
+        help="an order counts for an exposure within this many hours",
+    )
+    p.add_argument(
+        "--endpoints",
+        default=",".join(DEFAULT_ENDPOINTS),
+        help="comma-separated endpoints whose exposures are analysed, e.g. rank_user,rank_group",
+    )
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence of the intervals")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CIs")
     p.add_argument(
         "--challenger-share", type=float, default=None, help="for the SRM check (settings)"
     )
     p.add_argument("--out", type=Path, default=None, help="output folder (WORK/online_ab/<time>)")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="write the files only, no MLflow run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()

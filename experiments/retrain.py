@@ -64,7 +64,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store_layout as store
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir, field_help, one_line
 from serving import pointer
 from training import promotion
 from training.settings import Settings, load_settings
@@ -652,17 +652,40 @@ def main(argv: list[str] | None = None) -> int:
 
     p = LinliParser(prog="linli retrain", description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--data", type=Path, required=True, help="data directory (all event files so far)"
+        "--data", type=existing_dir, required=True, help="data directory (all event files so far)"
     )
-    p.add_argument("--model", default=None, help="challenger kind (default: the champion's)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--metric", default="ndcg_at_10")
-    p.add_argument("--margin", type=float, default=0.002)
-    p.add_argument("--require-significant", action="store_true")
-    p.add_argument("--guard", default="recall_at_10", help="'none' for no guard")
-    p.add_argument("--guard-tolerance", type=float, default=0.002)
-    p.add_argument("--holdout-days", type=float, default=14.0)
-    p.add_argument("--n-boot", type=int, default=500)
+    from training.models import REGISTRY
+
+    p.add_argument(
+        "--model",
+        default=None,
+        choices=list(REGISTRY),
+        help="challenger kind (default: the champion's)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a challenger setting, e.g. factors=128 (repeatable)",
+    )
+    p.add_argument("--metric", default="ndcg_at_10", help=field_help(RetrainConfig, "metric"))
+    p.add_argument("--margin", type=float, help=field_help(RetrainConfig, "margin"))
+    p.add_argument(
+        "--require-significant",
+        action="store_true",
+        help=field_help(RetrainConfig, "require_significant"),
+    )
+    p.add_argument(
+        "--guard",
+        default="recall_at_10",
+        help="a metric the challenger may not lose; 'none' for no guard",
+    )
+    p.add_argument(
+        "--guard-tolerance", type=float, help=field_help(RetrainConfig, "guard_tolerance")
+    )
+    p.add_argument("--holdout-days", type=float, help=field_help(RetrainConfig, "holdout_days"))
+    p.add_argument("--n-boot", type=int, help=field_help(RetrainConfig, "n_boot"))
     p.add_argument("--bundle", type=Path, default=None, help="serving bundle (WORK/bundle)")
     p.add_argument("--no-export", action="store_true", help="move the alias only, no bundle")
     p.add_argument(
@@ -675,16 +698,18 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings()
     try:
+        given = {
+            k: getattr(args, k)
+            for k in ("margin", "guard_tolerance", "holdout_days", "n_boot")
+            if getattr(args, k) is not None
+        }
         cfg = RetrainConfig(
             model=args.model,
             params=parse_kv(args.param),
             metric=args.metric,
-            margin=args.margin,
             require_significant=args.require_significant,
             guard=None if args.guard in ("", "none") else args.guard,
-            guard_tolerance=args.guard_tolerance,
-            holdout_days=args.holdout_days,
-            n_boot=args.n_boot,
+            **given,
         )
         out = retrain(
             args.data, settings, cfg, args.bundle, not args.no_export, args.reload_url, args.force
@@ -694,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"linli retrain: {exc}\nthe champion is unchanged: {champ}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError) as exc:
-        print(f"linli retrain: error: {exc}", file=sys.stderr)
+        print(f"linli retrain: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"retrain {out.key}: {out.decision}")
     print(f"  {out.reason}")

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from features import store_layout as store
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir, existing_file
 from features.errors import LinliInputError
 from features.live_response import (
     FEATURES,
@@ -435,13 +435,20 @@ def plot(r: dict[str, Any], path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli simulate --features DIR [--plan FILE] [--truth DIR]``."""
     p = LinliParser(prog="linli simulate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
     p.add_argument(
-        "--plan", type=Path, default=None, help="plan JSON (default: the seed's light-meal case)"
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
     )
-    p.add_argument("--truth", type=Path, default=None, help="synthetic world's truth folder")
+    p.add_argument(
+        "--plan",
+        type=existing_file,
+        default=None,
+        help="plan JSON (default: the seed's light-meal case)",
+    )
+    p.add_argument(
+        "--truth", type=existing_dir, default=None, help="synthetic world's truth folder"
+    )
     p.add_argument("--out", type=Path, default=None, help="output folder (WORK/simulation)")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="write the files only, no MLflow run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()

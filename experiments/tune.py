@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir, existing_path
 from training.evaluation.folds import Fold
 from training.settings import Settings, load_settings
 
@@ -300,17 +300,32 @@ def tune(
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli tune --model als --trials N --features DIR``."""
     p = LinliParser(prog="linli tune", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, choices=sorted(SEARCH_SPACES))
-    p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--features", type=Path, default=None, help="feature store directory")
-    p.add_argument("--dataset", choices=("tafeng", "instacart", "features"), default=None)
-    p.add_argument("--src", type=Path, default=None, help="dataset folder (with --dataset)")
+    p.add_argument(
+        "--model", required=True, choices=sorted(SEARCH_SPACES), help="model kind to tune"
+    )
+    p.add_argument("--trials", type=int, default=20, help="Optuna trials in this invocation")
+    p.add_argument(
+        "--features", type=existing_dir, default=None, help="feature store (default WORK/features)"
+    )
+    p.add_argument(
+        "--dataset",
+        choices=("tafeng", "instacart", "features"),
+        default=None,
+        help="tune on a dataset read from --src instead of the feature store",
+    )
+    p.add_argument(
+        "--src", type=existing_path, default=None, help="dataset folder (with --dataset)"
+    )
     p.add_argument("--study-name", default=None, help="same name = resume the study")
     p.add_argument("--metric", default="ndcg_at_10", help="validation metric to maximise")
     p.add_argument("--timeout", type=float, default=None, help="seconds for this invocation")
     p.add_argument("--alias", default=None, help="alias for the registered best model")
-    p.add_argument("--no-register", action="store_true")
-    p.add_argument("--holdout-days", type=float, default=14.0)
+    p.add_argument(
+        "--no-register", action="store_true", help="log the best refit, do not register it"
+    )
+    p.add_argument(
+        "--holdout-days", type=float, default=14.0, help="window of the temporal validation split"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.dataset is not None and args.src is None:

@@ -16,7 +16,7 @@ import datetime as dt
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -114,3 +114,10 @@ def one_line(exc: BaseException) -> str:
         if parts:
             return "; ".join(parts)
     return " ".join(str(exc).split())
+
+
+def field_help(config: Any, name: str) -> str:
+    """Help for an option that overrides a pydantic config field: its description and default."""
+    info = config.model_fields[name]
+    text = (info.description or name.replace("_", " ")).rstrip(".")
+    return f"{text} (default: {info.default})"

@@ -41,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from features import store_layout as store
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir, existing_file, field_help
 from features.schema import Col
 
 log = logging.getLogger("linli.matching")
@@ -118,7 +118,7 @@ def mlflow_run(
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--features", type=Path, required=True, help="feature store directory")
+    p.add_argument("--features", type=existing_dir, required=True, help="feature store directory")
     p.add_argument(
         "--out", type=Path, default=None, help="output folder (default <features>/../matching)"
     )
@@ -154,10 +154,12 @@ def segments_main(argv: list[str] | None = None) -> int:
     """`linli segments --features DIR [--out DIR]`: discover, name and profile segments."""
     p = LinliParser(prog="linli segments", description=segments_main.__doc__)
     _common(p)
-    p.add_argument("--method", choices=["kmeans", "gmm"], default=None)
-    p.add_argument("--criterion", choices=["silhouette", "bic"], default=None)
-    p.add_argument("--k-min", type=int, default=None)
-    p.add_argument("--k-max", type=int, default=None)
+    from training.segments import SegmentConfig as Cfg
+
+    p.add_argument("--method", choices=["kmeans", "gmm"], help=field_help(Cfg, "method"))
+    p.add_argument("--criterion", choices=["silhouette", "bic"], help=field_help(Cfg, "criterion"))
+    p.add_argument("--k-min", type=int, help=field_help(Cfg, "k_min"))
+    p.add_argument("--k-max", type=int, help=field_help(Cfg, "k_max"))
     p.add_argument(
         "--embedding",
         default=None,
@@ -263,8 +265,10 @@ def bundles_main(argv: list[str] | None = None) -> int:
     p.add_argument("--theme", type=Path, action="append", default=[], help="theme JSON file")
     p.add_argument("--min-count", type=int, default=None, help="baskets holding the bundle")
     p.add_argument("--min-users", type=int, default=None, help="shoppers behind those baskets")
-    p.add_argument("--min-lift", type=float, default=None)
-    p.add_argument("--max-size", type=int, default=None)
+    from training.bundles import BundleConfig
+
+    p.add_argument("--min-lift", type=float, help=field_help(BundleConfig, "min_lift"))
+    p.add_argument("--max-size", type=int, help=field_help(BundleConfig, "max_size"))
     p.add_argument("--top", type=int, default=None, help="bundles kept per scope")
     p.add_argument("--audience", type=int, default=300, help="theme audience the bundles serve")
     p.add_argument("--show", type=int, default=10, help="bundles printed")
@@ -356,8 +360,8 @@ def _bundles(args: argparse.Namespace) -> int:
 def audience_main(argv: list[str] | None = None) -> int:
     """`linli audience --features DIR --theme FILE --n N --out FILE.csv`: a theme's audience."""
     p = LinliParser(prog="linli audience", description=audience_main.__doc__)
-    p.add_argument("--features", type=Path, required=True, help="feature store directory")
-    p.add_argument("--theme", type=Path, required=True, help="theme JSON file")
+    p.add_argument("--features", type=existing_dir, required=True, help="feature store directory")
+    p.add_argument("--theme", type=existing_file, required=True, help="theme JSON file")
     p.add_argument("--n", type=int, default=120, help="audience size")
     p.add_argument(
         "--out", type=Path, default=None, help="CSV (default <matching>/audience_<theme>.csv)"
@@ -366,7 +370,7 @@ def audience_main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", choices=["hgb", "logreg"], default="hgb", help="audience model")
     p.add_argument("--horizon-days", type=float, default=30.0, help="predicted purchase window")
     p.add_argument("--seed", type=int, default=0, help="seed of the model and the embedding")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     return _run(_audience, p.parse_args(argv), "linli audience")
 
 
@@ -430,9 +434,16 @@ def forecast_main(argv: list[str] | None = None) -> int:
     """`linli forecast --features DIR`: weekly item / category demand, checked on held-out weeks."""
     p = LinliParser(prog="linli forecast", description=forecast_main.__doc__)
     _common(p)
-    p.add_argument("--level", choices=["item", "category", "both"], default="both")
+    from training.forecast import ForecastConfig
+
+    p.add_argument(
+        "--level",
+        choices=["item", "category", "both"],
+        default="both",
+        help="forecast per item, per category or both",
+    )
     p.add_argument("--weeks", type=int, default=None, help="weeks ahead (1..12)")
-    p.add_argument("--holdout-weeks", type=int, default=None)
+    p.add_argument("--holdout-weeks", type=int, help=field_help(ForecastConfig, "holdout_weeks"))
     p.add_argument("--no-mentions", action="store_true", help="leave search/chat signals out")
     p.add_argument("--no-lives", action="store_true", help="leave scheduled lives out")
     p.add_argument(

@@ -40,7 +40,7 @@ from typing import Any
 from experiments.report.browser import screenshot
 from experiments.report.data import load_report_data
 from experiments.report.sections import build_report
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, existing_dir
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.report")
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli report --out report.html [--features DIR] [--screenshot PNG]``."""
     p = LinliParser(prog="linli report", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML page to write")
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
+    p.add_argument(
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
+    )
     p.add_argument("--matching", type=Path, default=None, help="folder with segments.parquet")
     p.add_argument(
         "--screenshot",
