@@ -615,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.model_name or settings.tracking.registered_model}@{args.alias} -> v{args.version}"
             )
         elif args.cmd == "delete":
+            if alias_version(args.alias, settings, args.model_name) is None:
+                print(f"linli alias: error: no alias {args.alias!r} to delete", file=sys.stderr)
+                return 2
             delete_alias(args.alias, settings, args.model_name)
             print(f"deleted alias {args.alias}")
         else:
