@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 # subcommand -> ("module" with main(argv) -> int, or "module:function"; one-line help)
@@ -77,6 +78,13 @@ QUIET_RECORDS: tuple[tuple[str, str], ...] = (
 )
 
 
+# (category, module regex, message regex) of third-party warnings whose cause is not ours
+QUIET_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
+    # MLflow's SQL store uses a SQLAlchemy loader option SQLAlchemy 2.1 deprecates
+    (DeprecationWarning, r"mlflow\.store\.tracking\.sqlalchemy_store", r"The ``noload`` loader"),
+)
+
+
 class _DropRecords(logging.Filter):
     """Drops the records of one logger whose message starts with one of ``prefixes``."""
 
@@ -92,6 +100,8 @@ def quiet_third_party() -> None:
     """No third-party chatter on a normal run: MLflow logs warnings and errors only
     (``MLFLOW_LOGGING_LEVEL`` overrides) and the records in ``QUIET_RECORDS`` are dropped."""
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for category, module, message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
     by_logger: dict[str, tuple[str, ...]] = {}
     for logger, prefix in QUIET_RECORDS:
         by_logger[logger] = (*by_logger.get(logger, ()), prefix)

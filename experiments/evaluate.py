@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from features.cli_parser import LinliParser, choices_help, existing_path
+from features.progress import Steps
 from features.schema import Col
 from training.evaluation import metrics as M
 from training.evaluation.folds import (
@@ -318,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     first = settings.seed if args.seed is None else args.seed
     seeds = list(range(first, first + args.seeds))
     info: dict[str, Any] = {"dataset": args.dataset, "src": str(args.src), "seeds": len(seeds)}
+    notes = Steps("linli evaluate", 0, enabled=not args.no_progress)
+    notes.note(f"reading {args.dataset} from {args.src} and splitting it")
     if args.dataset == "features" and args.split == "temporal":
         fold = features_fold(args.src, settings, args.holdout_days)
         folds: Any = [
@@ -364,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_recs is not None:
         print(f"recommendations: {args.write_recs}/<model>.json (seed {seeds[0]})")
     if not args.no_mlflow:
+        notes.note("logging the leaderboard to MLflow")
         run_id = log_to_mlflow(board, paths, settings)
         print(f"mlflow: parent run {run_id} at {settings.mlflow_uri}")
     return 0

@@ -61,6 +61,7 @@ from features.live_response import (
     item_classes,
     live_features,
 )
+from features.progress import Steps
 from features.schema import LIST_SEP, Col
 from training.response import ResponseModel, backtest, fit_response, training_frame
 from training.settings import Settings, load_settings
@@ -255,10 +256,15 @@ def simulate(
     settings: Settings | None = None,
     backtest_days: float = 21.0,
     train_days: float = 45.0,
+    steps: Steps | None = None,
 ) -> dict[str, Any]:
-    """Fit the response model, backtest it and predict the plan's two scenarios (truth when given)."""
+    """Fit the response model, backtest it and predict the plan's two scenarios (truth when given).
+
+    ``steps`` shows what runs (notes: read, fit, backtest, scenarios)."""
     from training.audience import score_audience, theme_from_json
 
+    steps = steps or Steps("simulate", 0, enabled=False)
+    steps.note("reading the feature store and past live invitations")
     settings = settings or load_settings()
     features = Path(features)
     t0 = time.perf_counter()
@@ -283,11 +289,14 @@ def simulate(
             file=features / store.LIVE_SESSIONS,
             hint="the simulation needs lives with and without views and 接龙 joins; add live_sessions",
         )
+    steps.note(f"fitting the response model on {len(train):,} past invitations")
     model = fit_response(train, settings.seed)
+    steps.note(f"backtesting on the lives after {t_test:%Y-%m-%d}")
     h_test = history_at(t_test, inv, events, baskets, items, lives)
     test = training_frame(h_test, inv[inv[Col.START_TS] >= t_test], lives, items)
     per_live, bt = backtest(model, test) if len(test) else (pd.DataFrame(), {})
     # the plan, at the end of the data
+    steps.note("scoring the audience and predicting the targeted and broadcast scenarios")
     h = history_at(end + pd.Timedelta(seconds=1), inv, events, baskets, items, lives)
     bundle = resolve_items(list(plan["bundle"]), items, baskets)
     host = resolve_host(plan.get("host"), hosts, h, item_classes(bundle, items)[0])
@@ -456,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or settings.work_dir / "simulation"
     try:
         plan = json.loads(args.plan.read_text(encoding="utf-8")) if args.plan else SEED_PLAN
-        r = simulate(features, plan, args.truth, settings)
+        with Steps("linli simulate", 0) as steps:
+            r = simulate(features, plan, args.truth, settings, steps=steps)
     except (LinliInputError, FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"linli simulate: error: {exc}", file=sys.stderr)
         return 2
@@ -474,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_mlflow:
         from training import tracking
 
+        Steps("linli simulate", 0).note("logging the simulation to MLflow")
         with tracking.run("simulate", settings, tags={tracking.TAG_RUN_TYPE: "simulate"}) as run_id:
             tracking.log_params(
                 {

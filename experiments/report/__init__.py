@@ -41,6 +41,7 @@ from experiments.report.browser import screenshot
 from experiments.report.data import load_report_data
 from experiments.report.sections import build_report
 from features.cli_parser import LinliParser, existing_dir
+from features.progress import Steps
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.report")
@@ -52,11 +53,15 @@ def write_report(
     settings: Settings,
     matching: Path | None = None,
     log_mlflow: bool = True,
+    steps: Steps | None = None,
 ) -> dict[str, Any]:
-    """Build, write (and log) the page; the numbers behind it."""
+    """Build, write (and log) the page; the numbers behind it (``steps``: 3 steps of progress)."""
     t0 = time.perf_counter()
-    data = load_report_data(features, matching)
-    page, numbers = build_report(data, settings, read_registry=log_mlflow)
+    steps = steps or Steps("report", 3, enabled=False)
+    with steps.step("read the feature store and the matching outputs"):
+        data = load_report_data(features, matching)
+    with steps.step("compute and draw the sections"):
+        page, numbers = build_report(data, settings, read_registry=log_mlflow)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     numbers["seconds"] = round(time.perf_counter() - t0, 2)
@@ -66,7 +71,10 @@ def write_report(
     if log_mlflow:
         from training import tracking
 
-        with tracking.run("report", settings, tags={tracking.TAG_RUN_TYPE: "report"}):
+        with (
+            steps.step("log the page to MLflow"),
+            tracking.run("report", settings, tags={tracking.TAG_RUN_TYPE: "report"}),
+        ):
             tracking.log_params(
                 {"features": str(features.resolve()), "segments": data.segment_source}
             )
@@ -99,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     features = args.features or settings.work_dir / "features"
     try:
-        numbers = write_report(features, args.out, settings, args.matching, not args.no_mlflow)
+        with Steps("linli report", 3 if not args.no_mlflow else 2) as steps:
+            numbers = write_report(
+                features, args.out, settings, args.matching, not args.no_mlflow, steps
+            )
     except (FileNotFoundError, ValueError) as exc:
         print(f"linli report: error: {exc}", file=sys.stderr)
         return 2
