@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from features.cli_parser import LinliParser, existing_path
+from features.progress import Steps
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.settings import Settings, load_settings
 
@@ -572,8 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     if share is None and settings.serving.experiment.enabled:
         share = settings.serving.experiment.challenger_share
     out = args.out or settings.work_dir / "online_ab" / time.strftime("%Y%m%d-%H%M%S")
+    notes = Steps("linli online-ab", 0)
     try:
+        notes.note(f"reading the events in {args.events}")
         events = load_events(args.events, args.features)
+        notes.note(f"reading the exposures in {exposures}, attributing outcomes, bootstrap")
         result = run_analysis(
             exposures,
             events,
@@ -594,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_mlflow:
         print(f"-> {write_outputs(result, out)[0].parent}")
     else:
+        notes.note("logging the analysis to MLflow")
         print(f"-> {out}; MLflow run {log_result(result, out, settings)}")
     return 0
 

@@ -65,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features import store_layout as store
 from features.cli_parser import LinliParser, existing_dir, field_help, one_line
+from features.progress import Steps
 from serving import pointer
 from training import promotion
 from training.settings import Settings, load_settings
@@ -321,8 +322,10 @@ def bundle_versions(bundle: Path) -> dict[str, str]:
 class _Steps:
     """Runs named steps, times them and logs each to the active MLflow run."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: bool = False) -> None:
         self.records: list[StepRecord] = []
+        # features, evaluate, decide; register, promote (and reload) are added on promotion
+        self.progress = Steps("linli retrain", 3, enabled=progress)
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[StepRecord]:
@@ -332,9 +335,10 @@ class _Steps:
         self.records.append(rec)
         tracking.set_tags({TAG_STEP: name})
         t0 = time.perf_counter()
-        log.info("step %s ...", name)
+        log.debug("step %s ...", name)
         try:
-            yield rec
+            with self.progress.step(name):
+                yield rec
             rec.status = "ok"
         except BaseException as exc:
             rec.status = "failed"
@@ -343,7 +347,9 @@ class _Steps:
         finally:
             rec.seconds = round(time.perf_counter() - t0, 3)
             tracking.log_metrics({f"step.{name}.seconds": rec.seconds})
-            log.info("step %s %s in %.1fs", name, rec.status, rec.seconds)
+            (log.debug if rec.status == "ok" else log.info)(
+                "step %s %s in %.1fs", name, rec.status, rec.seconds
+            )
 
 
 # -- the job ---------------------------------------------------------------------------------------------
@@ -375,8 +381,11 @@ def retrain(
     export: bool = True,
     reload_url: str | None = None,
     force: bool = False,
+    progress: bool = False,
 ) -> RetrainOutcome:
-    """Run the retraining steps (see the module doc); raises :class:`RetrainError` on failure."""
+    """Run the retraining steps (see the module doc); raises :class:`RetrainError` on failure.
+
+    ``progress`` shows each step (a bar on a terminal, plain lines otherwise)."""
     from training import tracking
 
     settings = settings or load_settings()
@@ -394,12 +403,12 @@ def retrain(
         key = run_key(fp["digest"], cfg)
         if not force and (done := _already_done(key, champion, bundle_dir, export, settings)):
             return done
-        steps = _Steps()
+        steps = _Steps(progress)
         out = RetrainOutcome(key, None, "refused", "", champion, champion, steps=steps.records)
         job = _Job(data_dir, settings, cfg, bundle_dir, export, reload_url, fp, out, steps)
         tags = {tracking.TAG_RUN_TYPE: "retrain", TAG_KEY: key}
         name = f"retrain {fp['digest'][:8]}: {cfg.model or 'champion config'} vs champion"
-        with tracking.run(name, settings, tags=tags) as run_id:
+        with steps.progress, tracking.run(name, settings, tags=tags) as run_id:
             out.run_id = run_id
             _log_job_params(job)
             _run_steps(job)
@@ -457,6 +466,7 @@ def _run_steps(job: _Job) -> None:
             with job.steps(current) as rec:
                 step(job, rec)
         if out.reason.startswith("promoted"):
+            job.steps.progress.add(2 + int(bool(job.reload_url and job.export)))
             for current, step in (("register", _step_register), ("promote", _step_promote)):
                 with job.steps(current) as rec:
                     step(job, rec)
@@ -712,7 +722,14 @@ def main(argv: list[str] | None = None) -> int:
             **given,
         )
         out = retrain(
-            args.data, settings, cfg, args.bundle, not args.no_export, args.reload_url, args.force
+            args.data,
+            settings,
+            cfg,
+            args.bundle,
+            not args.no_export,
+            args.reload_url,
+            args.force,
+            progress=True,
         )
     except RetrainError as exc:
         champ = f"v{exc.champion}" if exc.champion else "none yet"
