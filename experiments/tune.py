@@ -309,7 +309,7 @@ def tune(
             tracking.log_metrics({f"test_{k}": v for k, v in res.metrics.items()})
             summary["test_metrics"] = res.metrics
         tracking.log_metrics({"tune_seconds": time.perf_counter() - t_start})
-    steps.advance("best config done")
+    steps.advance(f"best config (trial {best.number}) logged")
     return summary
 
 
@@ -390,7 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"study {summary['study']}: {summary['trials_total']} trials")
     print(f"best trial {summary['best_trial']}: {args.metric} = {summary['best_value']:.4f}")
-    print("best params " + ", ".join(f"{k} {v}" for k, v in summary["best_params"].items()))
+    shown = (
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in summary["best_params"].items()
+    )
+    print("best params " + ", ".join(shown))
     test = summary.get("test_metrics") or {}
     if test:
         print(
