@@ -50,14 +50,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one adapter from the command line; 0 on success, 1 when the source cannot be read."""
+    """Run one adapter from the command line; 0 on success, 2 when the source cannot be read."""
     args = _parser().parse_args(argv)
     start = time.perf_counter()
     try:
         result = adapter(args.name).convert(args.src)
     except FileNotFoundError as exc:
-        print(f"adapt {args.name}: cannot read {exc.filename or exc}", file=sys.stderr)
-        return 1
+        print(f"linli adapt: error: cannot read {exc.filename or exc}", file=sys.stderr)
+        return 2
     converted = time.perf_counter()
     paths = write_tables(result.tables, args.out, args.format)
     done = time.perf_counter()
