@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from features.cli_parser import LinliParser, choices_help, existing_path
+from features.cli_parser import LinliParser, choices_help, existing_path, one_line
 from features.progress import Steps
 from features.schema import Col
 from training.evaluation import metrics as M
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds = resolve_models(args.models)
         params = parse_params(args.param)
     except ValueError as exc:
-        print(f"linli evaluate: error: {exc}", file=sys.stderr)
+        print(f"linli evaluate: error: {one_line(exc)}", file=sys.stderr)
         return 2
     if not kinds:
         print("linli evaluate: error: no models registered", file=sys.stderr)

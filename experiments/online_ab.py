@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.cli_parser import LinliParser, existing_path
+from features.cli_parser import LinliParser, existing_path, one_line
 from features.progress import Steps
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.settings import Settings, load_settings
@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"linli online-ab: {exc}")
         return 0
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"linli online-ab: error: {exc}", file=sys.stderr)
+        print(f"linli online-ab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(format_result(result))
     if args.no_mlflow:

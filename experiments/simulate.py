@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from features import store_layout as store
-from features.cli_parser import LinliParser, existing_dir, existing_file
+from features.cli_parser import LinliParser, existing_dir, existing_file, one_line
 from features.errors import LinliInputError
 from features.live_response import (
     FEATURES,
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         with Steps("linli simulate", 0) as steps:
             r = simulate(features, plan, args.truth, settings, steps=steps)
     except (LinliInputError, FileNotFoundError, json.JSONDecodeError) as exc:
-        print(f"linli simulate: error: {exc}", file=sys.stderr)
+        print(f"linli simulate: error: {one_line(exc)}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     md = to_markdown(r)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features import store_layout as store
-from features.cli_parser import LinliParser, existing_dir
+from features.cli_parser import LinliParser, existing_dir, one_line
 from features.constraints import resolve_constraints
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             use_store=False if args.no_store else None,
         )
     except (LinliInputError, FileNotFoundError, StoreError) as exc:
-        print(f"linli features: error: {exc}", file=sys.stderr)
+        print(f"linli features: error: {one_line(exc)}", file=sys.stderr)
         return 2
     _print_summary(summary)
     check_reject_rates(summary, settings.features.max_reject_rate)

@@ -113,7 +113,8 @@ def one_line(exc: BaseException) -> str:
             parts = []
         if parts:
             return "; ".join(parts)
-    return " ".join(str(exc).split())
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(text.split())
 
 
 def field_help(config: Any, name: str) -> str:

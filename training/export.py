@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
-from features.cli_parser import LinliParser
+from features.cli_parser import LinliParser, one_line
 from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.seed,
         )
     except (LookupError, ValueError, FileNotFoundError) as exc:
-        print(f"linli export: error: {exc}", file=sys.stderr)
+        print(f"linli export: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"bundle: {path}  variants: {', '.join(variants)}")
     return 0

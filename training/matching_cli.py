@@ -41,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from features import store_layout as store
-from features.cli_parser import LinliParser, existing_dir, existing_file, field_help
+from features.cli_parser import LinliParser, existing_dir, existing_file, field_help, one_line
 from features.schema import Col
 
 log = logging.getLogger("linli.matching")
@@ -134,7 +134,7 @@ def _run(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog
     try:
         return fn(args)
     except (LinliInputError, FileNotFoundError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # an option out of range: one line per bad field
         bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -40,7 +40,7 @@ from typing import Any
 from experiments.report.browser import screenshot
 from experiments.report.data import load_report_data
 from experiments.report.sections import build_report
-from features.cli_parser import LinliParser, existing_dir
+from features.cli_parser import LinliParser, existing_dir, one_line
 from features.progress import Steps
 from training.settings import Settings, load_settings
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 features, args.out, settings, args.matching, not args.no_mlflow, steps
             )
     except (FileNotFoundError, ValueError) as exc:
-        print(f"linli report: error: {exc}", file=sys.stderr)
+        print(f"linli report: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"report: {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {numbers['seconds']}s)")
     if args.screenshot is not None:
