@@ -123,7 +123,9 @@ class Steps:
             self._bar.update(self._task, advance=1)
             from rich.markup import escape
 
-            self._bar.console.print(f"[dim]{escape(self.job)}:[/dim] {escape(name)} done{took}")
+            self._bar.console.print(
+                f"[dim]{escape(self.job)}:[/dim] {escape(name)} done{took}", highlight=False
+            )
         elif self.enabled:
             self._line(f"[{self._done}/{self.total}] {name} done{took}")
 
