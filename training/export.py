@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
-from features.cli_parser import LinliParser, one_line
+from features.cli_parser import LinliParser, existing_dir, one_line
 from features.group_history import group_item_history
 from features.identity import id_keys
 from features.matrix import IdMap, Interactions
@@ -523,7 +523,9 @@ def _interest_keywords(settings: Settings) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     """CLI: `linli export --features DIR --out DIR [--model-dir ALIAS=PATH ...]`."""
     p = LinliParser(prog="linli export", description=__doc__)
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
+    p.add_argument(
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
+    )
     p.add_argument("--out", type=Path, default=None, help="bundle folder (WORK/bundle)")
     p.add_argument(
         "--aliases", default="champion,challenger", help="registry aliases to export, in order"
