@@ -32,9 +32,16 @@ class Steps:
     """A job of ``total`` named steps (``total`` may grow with :meth:`add`)."""
 
     def __init__(
-        self, job: str, total: int, enabled: bool = True, stream: TextIO | None = None
+        self,
+        job: str,
+        total: int,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        min_seconds: float = 0.0,
     ) -> None:
         self.job, self.total, self.enabled = job, total, enabled
+        # off a terminal, a job of many short steps prints only the steps that took this long
+        self.min_seconds = min_seconds
         self.stream = stream or sys.stderr
         self.timings: dict[str, float] = {}
         self._done = 0
@@ -95,7 +102,7 @@ class Steps:
         """Time one step; show it while it runs."""
         if self._bar is not None:
             self._bar.update(self._task, description=f"{self.job}: {name}")
-        elif self.enabled:
+        elif self.enabled and not self.min_seconds:
             self._line(f"[{self._done + 1}/{self.total}] {name} ...")
         t0 = time.perf_counter()
         yield
@@ -126,7 +133,7 @@ class Steps:
             self._bar.console.print(
                 f"[dim]{escape(self.job)}:[/dim] {escape(name)} done{took}", highlight=False
             )
-        elif self.enabled:
+        elif self.enabled and (seconds or 0.0) >= self.min_seconds:
             self._line(f"[{self._done}/{self.total}] {name} done{took}")
 
     def _line(self, text: str) -> None:
