@@ -37,3 +37,14 @@ def test_disabled_is_silent() -> None:
         steps.note("x")
     assert out.getvalue() == ""
     assert "fit" in steps.timings
+
+
+def test_many_short_steps_print_only_the_long_ones() -> None:
+    out = io.StringIO()
+    with Steps("linli job", 3, stream=out, min_seconds=60.0) as steps:
+        for name in ("a", "b"):
+            with steps.step(name):
+                pass
+        steps.advance("slow one", seconds=61.0)
+    said = [LINE.sub("", ln) for ln in out.getvalue().splitlines()]
+    assert said == ["[3/3] slow one done in 61.0s"]
