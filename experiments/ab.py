@@ -273,7 +273,7 @@ def log_ab(
     return parent
 
 
-def verdict(result: ABResult) -> str:
+def verdict_line(result: ABResult) -> str:
     """One line: which variant wins on the lead metric, by how much, with its CI and p-value,
     or that the difference is not significant at the run's alpha."""
     main, alpha = result.config["metrics"][0], result.config["alpha"]
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         f"holdout {result.fold_info.get('split')}, segments by {result.config['segments']}"
     )
     print(format_table(result, segments=True))
-    print(verdict(result))
+    print(verdict_line(result))
     if args.no_mlflow:
         files = write_outputs(result, out)
         print(f"-> {files[0].parent}")
