@@ -62,7 +62,14 @@ def app(argv: list[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"linli: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        from features.errors import did_you_mean
+
+        close = did_you_mean(name, COMMANDS)
+        hint = f"did you mean {close}? " if close else ""
+        print(
+            f"linli: error: unknown command {name!r} ({hint}`linli --help` lists the commands)",
+            file=sys.stderr,
+        )
         return 2
     quiet_third_party()
     module_name, _, function = COMMANDS[name][0].partition(":")

@@ -131,3 +131,11 @@ def test_a_usage_mistake_is_one_line() -> None:
     assert len(lines) == 1, lines
     assert lines[0].startswith("linli x: error: argument --model: invalid choice: 'c'")
     assert "linli x --help" in lines[0]
+
+
+def test_an_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert linli_cli.app(["trian", "--model", "als"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "linli: error: unknown command 'trian' (did you mean train? `linli --help` lists the commands)"
+    ]
