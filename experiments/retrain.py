@@ -684,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--require-significant",
         action="store_true",
-        help=field_help(RetrainConfig, "require_significant"),
+        help="promote only when the CI of the lead is above 0 too",
     )
     p.add_argument(
         "--guard",
