@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 # subcommand -> ("module" with main(argv) -> int, or "module:function"; one-line help)
@@ -60,12 +62,71 @@ def app(argv: list[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"linli: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        from features.errors import did_you_mean
+
+        close = did_you_mean(name, COMMANDS)
+        hint = f"did you mean {close}? " if close else ""
+        print(
+            f"linli: error: unknown command {name!r} ({hint}`linli --help` lists the commands)",
+            file=sys.stderr,
+        )
         return 2
+    quiet_third_party()
     module_name, _, function = COMMANDS[name][0].partition(":")
     module = importlib.import_module(module_name)
     entry = getattr(module, function or "main")
     return _guarded(name, lambda: int(entry(rest) or 0))
+
+
+# (logger, start of the message) of third-party log records a normal run does not show
+QUIET_RECORDS: tuple[tuple[str, str], ...] = (
+    # logging a model pickles the Linli wrapper class; its state is checked by digest on load
+    ("mlflow.pyfunc", "Passing a Python object as `python_model`"),
+)
+
+
+# (category, module regex, message regex) of third-party warnings whose cause is not ours
+QUIET_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
+    # MLflow's SQL store uses a SQLAlchemy loader option SQLAlchemy 2.1 deprecates
+    (DeprecationWarning, r"mlflow\.store\.tracking\.sqlalchemy_store", r"The ``noload`` loader"),
+)
+
+
+class _DropRecords(logging.Filter):
+    """Drops the records of one logger whose message starts with one of ``prefixes``."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+def quiet_third_party() -> None:
+    """No third-party chatter on a normal run: MLflow logs warnings and errors only
+    (``MLFLOW_LOGGING_LEVEL`` overrides) and the records in ``QUIET_RECORDS`` are dropped."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for category, module, message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+    by_logger: dict[str, tuple[str, ...]] = {}
+    for logger, prefix in QUIET_RECORDS:
+        by_logger[logger] = (*by_logger.get(logger, ()), prefix)
+    for logger, prefixes in by_logger.items():
+        log = logging.getLogger(logger)
+        if not any(isinstance(f, _DropRecords) for f in log.filters):
+            log.addFilter(_DropRecords(prefixes))
+
+
+def _user_mistake(exc: Exception) -> str | None:
+    """The message of a third-party error that is the user's mistake, not a bug in Linli
+    (MLflow's "not found" for a registered model, version or alias that does not exist)."""
+    if type(exc).__name__ == "MlflowException" and getattr(exc, "error_code", "") in (
+        "RESOURCE_DOES_NOT_EXIST",
+        "INVALID_PARAMETER_VALUE",
+    ):
+        return " ".join(str(getattr(exc, "message", exc)).split())
+    return None
 
 
 def _guarded(name: str, run: Callable[[], int]) -> int:
@@ -86,6 +147,15 @@ def _guarded(name: str, run: Callable[[], int]) -> int:
     except Exception as exc:  # a bug in Linli: one line, the traceback only on request
         if os.environ.get("LINLI_DEBUG"):
             raise
+        mistake = _user_mistake(exc)
+        if mistake is not None:
+            hint = (
+                " (`linli alias show` lists them)"
+                if "alias" in mistake or "Version" in mistake
+                else ""
+            )
+            print(f"linli {name}: error: {mistake}{hint}", file=sys.stderr)
+            return 2
         what = " ".join(str(exc).split())[:300]
         print(
             f"linli {name}: internal error: {type(exc).__name__}: {what} "

@@ -36,7 +36,6 @@ logs and prints it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import re
@@ -49,6 +48,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.cli_parser import LinliParser, existing_dir, one_line
+from features.errors import LinliInputError
+from features.progress import Steps
 from training.evaluation.compare import (
     ALL,
     CHALLENGER,
@@ -271,6 +273,71 @@ def log_ab(
     return parent
 
 
+def verdict_line(result: ABResult) -> str:
+    """One line: which variant wins on the lead metric, by how much, with its CI and p-value,
+    or that the difference is not significant at the run's alpha."""
+    main, alpha = result.config["metrics"][0], result.config["alpha"]
+    d = result.row(main)
+    lo, hi, diff = float(d["ci_low"]), float(d["ci_high"]), float(d["diff"])
+    level = f"{100 * (1 - alpha):.0f}% CI"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"verdict: too few users to decide on {main} ({int(d['n_users']):,} users)"
+    base = float(d[CHAMPION])
+    rel = f" ({diff / base:+.1%})" if base else ""
+    p = _p(float(d["p_value"]))
+    stats = (
+        f"champion {base:.4f}, challenger {float(d[CHALLENGER]):.4f}, "
+        f"challenger - champion {diff:+.4f}{rel}, {level} [{lo:+.4f}, {hi:+.4f}], "
+        f"p {p if p.startswith('<') else '= ' + p}"
+    )
+    if lo > 0 or hi < 0:
+        winner = CHALLENGER if lo > 0 else CHAMPION
+        return (
+            f"verdict: {winner} {result.config[winner]} wins on {main} by {abs(diff):.4f} ({stats})"
+        )
+    return f"verdict: no significant difference on {main} ({stats})"
+
+
+def check_variant(spec: VariantSpec, settings: Settings) -> None:
+    """A variant that names an unknown model kind, alias or version: one clear error."""
+    from training.models import REGISTRY
+
+    flag = f"--{spec.name} {spec.label}"
+    if not spec.registered:
+        if spec.kind not in REGISTRY:
+            raise LinliInputError(
+                f"{flag}: unknown model kind",
+                hint=f"use alias:A, version:N or model:KIND with KIND one of {', '.join(REGISTRY)}",
+            )
+        return
+    from training import tracking
+
+    table = tracking.versions(settings)
+    name = settings.tracking.registered_model
+    if not len(table):
+        raise LinliInputError(
+            f"{flag}: no registered version of {name} yet",
+            hint="`linli train --model KIND --alias champion` registers one; or use model:KIND",
+        )
+    if spec.alias is not None:
+        known = {
+            a: int(v) for s, v in zip(table["aliases"], table["version"], strict=True)
+            for a in str(s).split(",") if a
+        }  # fmt: skip
+        if spec.alias not in known:
+            listed = ", ".join(f"{a} (v{v})" for a, v in sorted(known.items())) or "none"
+            raise LinliInputError(
+                f"{flag}: {name} has no alias {spec.alias!r}",
+                hint=f"aliases: {listed}; `linli alias set --version N --alias {spec.alias}` sets it",
+            )
+    elif not str(spec.version).isdigit() or int(str(spec.version)) not in set(table["version"]):
+        versions = ", ".join(str(v) for v in table["version"])
+        raise LinliInputError(
+            f"{flag}: {name} has no version {spec.version!r}",
+            hint=f"versions: {versions}; `linli alias show` lists them",
+        )
+
+
 def _p(p: float) -> str:
     """A p-value for a table (bootstrap resolution is 1 / n_boot)."""
     return "<0.001" if p < 0.001 else f"{p:.3f}" if np.isfinite(p) else "–"
@@ -300,16 +367,44 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli ab --features DIR --champion alias:champion --challenger model:KIND``."""
     from training.train import parse_kv
 
-    p = argparse.ArgumentParser(prog="linli ab", description=__doc__.split("\n\n")[0])
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
-    p.add_argument("--champion", default="alias:champion", help="alias:A, version:N or model:KIND")
+    p = LinliParser(prog="linli ab", description=__doc__.split("\n\n")[0])
+    from training.models import REGISTRY
+
+    kinds = ", ".join(REGISTRY)
+    p.add_argument(
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
+    )
+    p.add_argument(
+        "--champion",
+        default="alias:champion",
+        help=f"alias:A, version:N or model:KIND (KIND one of {kinds})",
+    )
     p.add_argument(
         "--challenger", default="alias:challenger", help="alias:A, version:N or model:KIND"
     )
-    p.add_argument("--champion-param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--challenger-param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--holdout", choices=("temporal", "next-basket"), default="temporal")
-    p.add_argument("--holdout-days", type=float, default=14.0)
+    p.add_argument(
+        "--champion-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the champion's model (repeatable)",
+    )
+    p.add_argument(
+        "--challenger-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the challenger's model (repeatable)",
+    )
+    p.add_argument(
+        "--holdout",
+        choices=("temporal", "next-basket"),
+        default="temporal",
+        help="temporal: the last --holdout-days are the truth; next-basket: each user's last basket",
+    )
+    p.add_argument(
+        "--holdout-days", type=float, default=14.0, help="window of the temporal holdout"
+    )
     p.add_argument(
         "--mode",
         choices=("auto", "frozen", "refit"),
@@ -321,11 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(DEFAULT_METRICS),
         help="comma-separated; the first one is plotted and leads",
     )
-    p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="1 - confidence of the intervals (0.05: 95%%)"
+    )
     p.add_argument("--segments", default="auto", help="auto, tier, history or a segments.parquet")
     p.add_argument("--out", type=Path, default=None, help="output folder (WORK/ab/<time>)")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="write the files only, no MLflow run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()
@@ -334,21 +431,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         champ = VariantSpec.parse(CHAMPION, args.champion, parse_kv(args.champion_param))
         chall = VariantSpec.parse(CHALLENGER, args.challenger, parse_kv(args.challenger_param))
-        result = run_ab(
-            features,
-            champ,
-            chall,
-            settings,
-            args.holdout,
-            args.holdout_days,
-            args.mode,
-            [m.strip() for m in args.metrics.split(",") if m.strip()],
-            args.n_boot,
-            args.alpha,
-            args.segments,
-        )
+        for spec in (champ, chall):
+            check_variant(spec, settings)
+        with Steps("linli ab", 4) as steps:
+            result = run_ab(
+                features,
+                champ,
+                chall,
+                settings,
+                args.holdout,
+                args.holdout_days,
+                args.mode,
+                [m.strip() for m in args.metrics.split(",") if m.strip()],
+                args.n_boot,
+                args.alpha,
+                args.segments,
+                steps=steps,
+            )
+    except LinliInputError:
+        raise
     except (ValueError, KeyError, LookupError, FileNotFoundError) as exc:
-        print(f"linli ab: error: {exc}", file=sys.stderr)
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else one_line(exc)
+        print(f"linli ab: error: {text}", file=sys.stderr)
         return 2
     print(
         f"{result.config['champion']} ({result.champion.kind}, {result.champion.mode}) vs "
@@ -356,11 +460,13 @@ def main(argv: list[str] | None = None) -> int:
         f"holdout {result.fold_info.get('split')}, segments by {result.config['segments']}"
     )
     print(format_table(result, segments=True))
+    print(verdict_line(result))
     if args.no_mlflow:
         files = write_outputs(result, out)
         print(f"-> {files[0].parent}")
     else:
-        run_id = log_ab(result, out, settings)
+        with Steps("linli ab", 1) as steps, steps.step("log the runs to MLflow"):
+            run_id = log_ab(result, out, settings)
         print(f"-> {out}; MLflow parent run {run_id}")
     return 0
 

@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from features.cli_parser import LinliParser, choices_help, existing_path, one_line
+from features.progress import Steps
 from features.schema import Col
 from training.evaluation import metrics as M
 from training.evaluation.folds import (
@@ -244,27 +246,57 @@ def parse_params(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``linli evaluate``."""
-    p = argparse.ArgumentParser(
+    p = LinliParser(
         prog="linli evaluate",
         description="Leaderboard of models x seeded splits on a dataset (markdown, CSV, MLflow).",
     )
-    p.add_argument("--dataset", choices=DATASETS, required=True)
-    p.add_argument("--src", type=Path, required=True, help="dataset folder or feature store")
-    p.add_argument("--models", default="all", help="all, or comma-separated kinds")
+    from training.models import REGISTRY
+
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        required=True,
+        help="which loader reads --src ('features' = a Linli feature store)",
+    )
+    p.add_argument(
+        "--src", type=existing_path, required=True, help="dataset folder or feature store"
+    )
+    p.add_argument(
+        "--models",
+        default="all",
+        help="'all', or comma-separated " + choices_help("kinds", REGISTRY),
+    )
     p.add_argument(
         "--seeds", type=int, default=3, help="number of seeded splits (seed, seed+1, ...)"
     )
     p.add_argument("--seed", type=int, default=None, help="first seed (default: settings.seed)")
     p.add_argument("--k", default="10,20", help="cut-offs, comma-separated")
-    p.add_argument("--protocol", choices=("users", "last"), default="users")
+    p.add_argument(
+        "--protocol",
+        choices=("users", "last"),
+        default="users",
+        help="users: hold out 20%% of users and their future baskets; last: every user's last basket",
+    )
     p.add_argument("--split", choices=("temporal", "next-basket"), default="temporal",
                    help="features dataset only")  # fmt: skip
     p.add_argument("--holdout-days", type=float, default=14.0, help="temporal split window")
-    p.add_argument("--param", action="append", default=[], metavar="KIND.KEY=VALUE")
-    p.add_argument("--write-recs", type=Path, default=None, metavar="DIR")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KIND.KEY=VALUE",
+        help="a model setting, e.g. als.factors=64 (repeatable)",
+    )
+    p.add_argument(
+        "--write-recs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write each model's recommendations (first seed) as DIR/<model>.json",
+    )
     p.add_argument("--out", type=Path, default=None, help="default WORK_DIR/leaderboard")
-    p.add_argument("--no-mlflow", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log the leaderboard to MLflow")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or step lines")
     return p
 
 
@@ -278,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds = resolve_models(args.models)
         params = parse_params(args.param)
     except ValueError as exc:
-        print(f"linli evaluate: error: {exc}", file=sys.stderr)
+        print(f"linli evaluate: error: {one_line(exc)}", file=sys.stderr)
         return 2
     if not kinds:
         print("linli evaluate: error: no models registered", file=sys.stderr)
@@ -287,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     first = settings.seed if args.seed is None else args.seed
     seeds = list(range(first, first + args.seeds))
     info: dict[str, Any] = {"dataset": args.dataset, "src": str(args.src), "seeds": len(seeds)}
+    notes = Steps("linli evaluate", 0, enabled=not args.no_progress)
+    notes.note(f"reading {args.dataset} from {args.src} and splitting it")
     if args.dataset == "features" and args.split == "temporal":
         fold = features_fold(args.src, settings, args.holdout_days)
         folds: Any = [
@@ -333,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_recs is not None:
         print(f"recommendations: {args.write_recs}/<model>.json (seed {seeds[0]})")
     if not args.no_mlflow:
+        notes.note("logging the leaderboard to MLflow")
         run_id = log_to_mlflow(board, paths, settings)
         print(f"mlflow: parent run {run_id} at {settings.mlflow_uri}")
     return 0

@@ -32,7 +32,6 @@ person wants). Pure functions at the core; ``main`` reads files and logs one MLf
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -45,6 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.cli_parser import LinliParser, existing_path, one_line
+from features.progress import Steps
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.settings import Settings, load_settings
 
@@ -535,23 +536,35 @@ def format_result(result: OnlineABResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli online-ab --exposures DIR --events PATH [--features DIR]``."""
-    p = argparse.ArgumentParser(prog="linli online-ab", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli online-ab", description=__doc__.split("\n\n")[0])
     p.add_argument("--exposures", type=Path, default=None, help="exposure folder (WORK/exposures)")
     p.add_argument(
-        "--events", type=Path, required=True, help="events: feature store, file or data dir"
+        "--events",
+        type=existing_path,
+        required=True,
+        help="events: feature store, file or data dir",
     )
     p.add_argument(
         "--features", type=Path, default=None, help="feature store to resolve identifiers"
     )
-    p.add_argument("--window-hours", type=float, default=72.0)
-    p.add_argument("--endpoints", default=",".join(DEFAULT_ENDPOINTS))
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument(
+        "--window-hours",
+        type=float,
+        default=72.0,
+        help="an order counts for an exposure within this many hours",
+    )
+    p.add_argument(
+        "--endpoints",
+        default=",".join(DEFAULT_ENDPOINTS),
+        help="comma-separated endpoints whose exposures are analysed, e.g. rank_user,rank_group",
+    )
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence of the intervals")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CIs")
     p.add_argument(
         "--challenger-share", type=float, default=None, help="for the SRM check (settings)"
     )
     p.add_argument("--out", type=Path, default=None, help="output folder (WORK/online_ab/<time>)")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="write the files only, no MLflow run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()
@@ -560,8 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     if share is None and settings.serving.experiment.enabled:
         share = settings.serving.experiment.challenger_share
     out = args.out or settings.work_dir / "online_ab" / time.strftime("%Y%m%d-%H%M%S")
+    notes = Steps("linli online-ab", 0)
     try:
+        notes.note(f"reading the events in {args.events}")
         events = load_events(args.events, args.features)
+        notes.note(f"reading the exposures in {exposures}, attributing outcomes, bootstrap")
         result = run_analysis(
             exposures,
             events,
@@ -576,12 +592,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"linli online-ab: {exc}")
         return 0
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"linli online-ab: error: {exc}", file=sys.stderr)
+        print(f"linli online-ab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(format_result(result))
     if args.no_mlflow:
         print(f"-> {write_outputs(result, out)[0].parent}")
     else:
+        notes.note("logging the analysis to MLflow")
         print(f"-> {out}; MLflow run {log_result(result, out, settings)}")
     return 0
 

@@ -46,7 +46,6 @@ aliases or the served bundle, and step 6 moves the alias only after the pointer 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -65,6 +64,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store_layout as store
+from features.cli_parser import LinliParser, existing_dir, field_help, one_line
+from features.progress import Steps
 from serving import pointer
 from training import promotion
 from training.settings import Settings, load_settings
@@ -321,8 +322,10 @@ def bundle_versions(bundle: Path) -> dict[str, str]:
 class _Steps:
     """Runs named steps, times them and logs each to the active MLflow run."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: bool = False) -> None:
         self.records: list[StepRecord] = []
+        # features, evaluate, decide; register, promote (and reload) are added on promotion
+        self.progress = Steps("linli retrain", 3, enabled=progress)
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[StepRecord]:
@@ -332,9 +335,10 @@ class _Steps:
         self.records.append(rec)
         tracking.set_tags({TAG_STEP: name})
         t0 = time.perf_counter()
-        log.info("step %s ...", name)
+        log.debug("step %s ...", name)
         try:
-            yield rec
+            with self.progress.step(name):
+                yield rec
             rec.status = "ok"
         except BaseException as exc:
             rec.status = "failed"
@@ -343,7 +347,9 @@ class _Steps:
         finally:
             rec.seconds = round(time.perf_counter() - t0, 3)
             tracking.log_metrics({f"step.{name}.seconds": rec.seconds})
-            log.info("step %s %s in %.1fs", name, rec.status, rec.seconds)
+            (log.debug if rec.status == "ok" else log.info)(
+                "step %s %s in %.1fs", name, rec.status, rec.seconds
+            )
 
 
 # -- the job ---------------------------------------------------------------------------------------------
@@ -375,8 +381,11 @@ def retrain(
     export: bool = True,
     reload_url: str | None = None,
     force: bool = False,
+    progress: bool = False,
 ) -> RetrainOutcome:
-    """Run the retraining steps (see the module doc); raises :class:`RetrainError` on failure."""
+    """Run the retraining steps (see the module doc); raises :class:`RetrainError` on failure.
+
+    ``progress`` shows each step (a bar on a terminal, plain lines otherwise)."""
     from training import tracking
 
     settings = settings or load_settings()
@@ -394,12 +403,12 @@ def retrain(
         key = run_key(fp["digest"], cfg)
         if not force and (done := _already_done(key, champion, bundle_dir, export, settings)):
             return done
-        steps = _Steps()
+        steps = _Steps(progress)
         out = RetrainOutcome(key, None, "refused", "", champion, champion, steps=steps.records)
         job = _Job(data_dir, settings, cfg, bundle_dir, export, reload_url, fp, out, steps)
         tags = {tracking.TAG_RUN_TYPE: "retrain", TAG_KEY: key}
         name = f"retrain {fp['digest'][:8]}: {cfg.model or 'champion config'} vs champion"
-        with tracking.run(name, settings, tags=tags) as run_id:
+        with steps.progress, tracking.run(name, settings, tags=tags) as run_id:
             out.run_id = run_id
             _log_job_params(job)
             _run_steps(job)
@@ -457,6 +466,7 @@ def _run_steps(job: _Job) -> None:
             with job.steps(current) as rec:
                 step(job, rec)
         if out.reason.startswith("promoted"):
+            job.steps.progress.add(2 + int(bool(job.reload_url and job.export)))
             for current, step in (("register", _step_register), ("promote", _step_promote)):
                 with job.steps(current) as rec:
                     step(job, rec)
@@ -650,19 +660,42 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli retrain --data DIR [...]``."""
     from training.train import parse_kv
 
-    p = argparse.ArgumentParser(prog="linli retrain", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli retrain", description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--data", type=Path, required=True, help="data directory (all event files so far)"
+        "--data", type=existing_dir, required=True, help="data directory (all event files so far)"
     )
-    p.add_argument("--model", default=None, help="challenger kind (default: the champion's)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--metric", default="ndcg_at_10")
-    p.add_argument("--margin", type=float, default=0.002)
-    p.add_argument("--require-significant", action="store_true")
-    p.add_argument("--guard", default="recall_at_10", help="'none' for no guard")
-    p.add_argument("--guard-tolerance", type=float, default=0.002)
-    p.add_argument("--holdout-days", type=float, default=14.0)
-    p.add_argument("--n-boot", type=int, default=500)
+    from training.models import REGISTRY
+
+    p.add_argument(
+        "--model",
+        default=None,
+        choices=list(REGISTRY),
+        help="challenger kind (default: the champion's)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a challenger setting, e.g. factors=128 (repeatable)",
+    )
+    p.add_argument("--metric", default="ndcg_at_10", help=field_help(RetrainConfig, "metric"))
+    p.add_argument("--margin", type=float, help=field_help(RetrainConfig, "margin"))
+    p.add_argument(
+        "--require-significant",
+        action="store_true",
+        help="promote only when the CI of the lead is above 0 too",
+    )
+    p.add_argument(
+        "--guard",
+        default="recall_at_10",
+        help="a metric the challenger may not lose; 'none' for no guard",
+    )
+    p.add_argument(
+        "--guard-tolerance", type=float, help=field_help(RetrainConfig, "guard_tolerance")
+    )
+    p.add_argument("--holdout-days", type=float, help=field_help(RetrainConfig, "holdout_days"))
+    p.add_argument("--n-boot", type=int, help=field_help(RetrainConfig, "n_boot"))
     p.add_argument("--bundle", type=Path, default=None, help="serving bundle (WORK/bundle)")
     p.add_argument("--no-export", action="store_true", help="move the alias only, no bundle")
     p.add_argument(
@@ -675,26 +708,35 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings()
     try:
+        given = {
+            k: getattr(args, k)
+            for k in ("margin", "guard_tolerance", "holdout_days", "n_boot")
+            if getattr(args, k) is not None
+        }
         cfg = RetrainConfig(
             model=args.model,
             params=parse_kv(args.param),
             metric=args.metric,
-            margin=args.margin,
             require_significant=args.require_significant,
             guard=None if args.guard in ("", "none") else args.guard,
-            guard_tolerance=args.guard_tolerance,
-            holdout_days=args.holdout_days,
-            n_boot=args.n_boot,
+            **given,
         )
         out = retrain(
-            args.data, settings, cfg, args.bundle, not args.no_export, args.reload_url, args.force
+            args.data,
+            settings,
+            cfg,
+            args.bundle,
+            not args.no_export,
+            args.reload_url,
+            args.force,
+            progress=True,
         )
     except RetrainError as exc:
         champ = f"v{exc.champion}" if exc.champion else "none yet"
         print(f"linli retrain: {exc}\nthe champion is unchanged: {champ}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError) as exc:
-        print(f"linli retrain: error: {exc}", file=sys.stderr)
+        print(f"linli retrain: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"retrain {out.key}: {out.decision}")
     print(f"  {out.reason}")

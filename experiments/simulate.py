@@ -39,7 +39,6 @@ plot and logs one MLflow run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -51,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from features import store_layout as store
+from features.cli_parser import LinliParser, existing_dir, existing_file, one_line
 from features.errors import LinliInputError
 from features.live_response import (
     FEATURES,
@@ -61,6 +61,7 @@ from features.live_response import (
     item_classes,
     live_features,
 )
+from features.progress import Steps
 from features.schema import LIST_SEP, Col
 from training.response import ResponseModel, backtest, fit_response, training_frame
 from training.settings import Settings, load_settings
@@ -255,10 +256,15 @@ def simulate(
     settings: Settings | None = None,
     backtest_days: float = 21.0,
     train_days: float = 45.0,
+    steps: Steps | None = None,
 ) -> dict[str, Any]:
-    """Fit the response model, backtest it and predict the plan's two scenarios (truth when given)."""
+    """Fit the response model, backtest it and predict the plan's two scenarios (truth when given).
+
+    ``steps`` shows what runs (notes: read, fit, backtest, scenarios)."""
     from training.audience import score_audience, theme_from_json
 
+    steps = steps or Steps("simulate", 0, enabled=False)
+    steps.note("reading the feature store and past live invitations")
     settings = settings or load_settings()
     features = Path(features)
     t0 = time.perf_counter()
@@ -283,11 +289,14 @@ def simulate(
             file=features / store.LIVE_SESSIONS,
             hint="the simulation needs lives with and without views and 接龙 joins; add live_sessions",
         )
+    steps.note(f"fitting the response model on {len(train):,} past invitations")
     model = fit_response(train, settings.seed)
+    steps.note(f"backtesting on the lives after {t_test:%Y-%m-%d}")
     h_test = history_at(t_test, inv, events, baskets, items, lives)
     test = training_frame(h_test, inv[inv[Col.START_TS] >= t_test], lives, items)
     per_live, bt = backtest(model, test) if len(test) else (pd.DataFrame(), {})
     # the plan, at the end of the data
+    steps.note("scoring the audience and predicting the targeted and broadcast scenarios")
     h = history_at(end + pd.Timedelta(seconds=1), inv, events, baskets, items, lives)
     bundle = resolve_items(list(plan["bundle"]), items, baskets)
     host = resolve_host(plan.get("host"), hosts, h, item_classes(bundle, items)[0])
@@ -434,14 +443,21 @@ def plot(r: dict[str, Any], path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli simulate --features DIR [--plan FILE] [--truth DIR]``."""
-    p = argparse.ArgumentParser(prog="linli simulate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
+    p = LinliParser(prog="linli simulate", description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--plan", type=Path, default=None, help="plan JSON (default: the seed's light-meal case)"
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
     )
-    p.add_argument("--truth", type=Path, default=None, help="synthetic world's truth folder")
+    p.add_argument(
+        "--plan",
+        type=existing_file,
+        default=None,
+        help="plan JSON (default: the seed's light-meal case)",
+    )
+    p.add_argument(
+        "--truth", type=existing_dir, default=None, help="synthetic world's truth folder"
+    )
     p.add_argument("--out", type=Path, default=None, help="output folder (WORK/simulation)")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="write the files only, no MLflow run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()
@@ -449,9 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or settings.work_dir / "simulation"
     try:
         plan = json.loads(args.plan.read_text(encoding="utf-8")) if args.plan else SEED_PLAN
-        r = simulate(features, plan, args.truth, settings)
+        with Steps("linli simulate", 0) as steps:
+            r = simulate(features, plan, args.truth, settings, steps=steps)
     except (LinliInputError, FileNotFoundError, json.JSONDecodeError) as exc:
-        print(f"linli simulate: error: {exc}", file=sys.stderr)
+        print(f"linli simulate: error: {one_line(exc)}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     md = to_markdown(r)
@@ -467,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_mlflow:
         from training import tracking
 
+        Steps("linli simulate", 0).note("logging the simulation to MLflow")
         with tracking.run("simulate", settings, tags={tracking.TAG_RUN_TYPE: "simulate"}) as run_id:
             tracking.log_params(
                 {

@@ -24,7 +24,6 @@ params a model's config does not know are dropped with a warning.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -32,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from features.cli_parser import LinliParser, existing_dir, existing_path, one_line
+from features.progress import Steps
 from training.evaluation.folds import Fold
 from training.settings import Settings, load_settings
 
@@ -220,8 +221,11 @@ def tune(
     register: bool | None = None,
     alias: str | None = None,
     holdout_days: float = 14.0,
+    steps: Steps | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) a study, log every trial, refit the best; returns a summary dict."""
+    """Run (or resume) a study, log every trial, refit the best; returns a summary dict.
+
+    ``steps`` shows the progress: the validation fold, one step per trial, the refit."""
     import optuna
 
     from training import tracking
@@ -231,7 +235,10 @@ def tune(
         raise ValueError(f"no search space for {kind!r}; have {sorted(SEARCH_SPACES)}")
     if (features is None) == (dataset is None):
         raise ValueError("give --features DIR or --dataset NAME --src DIR")
-    val_fold, test_fold, source = tuning_folds(settings, features, dataset, src, holdout_days)
+    steps = steps or Steps("tune", 0, enabled=False)
+    steps.add(trials + 2)
+    with steps.step("validation fold"):
+        val_fold, test_fold, source = tuning_folds(settings, features, dataset, src, holdout_days)
     name = study_name or f"{kind}-{Path(str(features or src)).name}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -256,7 +263,13 @@ def tune(
             }
         )
         objective = trial_objective(kind, val_fold, settings, name, metric)
-        study.optimize(objective, n_trials=trials, timeout=timeout, catch=(Exception,))
+        study.optimize(
+            objective,
+            n_trials=trials,
+            timeout=timeout,
+            catch=(Exception,),
+            callbacks=[_trial_done(steps, metric)],
+        )
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not completed:
             raise RuntimeError("no trial completed; see the log for the errors")
@@ -277,6 +290,7 @@ def tune(
         if features is not None and (register is None or register):
             from training.train import train
 
+            steps.note(f"refit the best config (trial {best.number}), log and register")
             out = train(
                 kind,
                 features,
@@ -290,27 +304,61 @@ def tune(
             )
             summary |= {"version": out.version, "test_metrics": out.metrics, "run": out.run_id}
         elif test_fold is not None:
+            steps.note(f"score the best config (trial {best.number}) on the test users")
             res = evaluate_model(kind, test_fold, TUNE_KS, best_params)
             tracking.log_metrics({f"test_{k}": v for k, v in res.metrics.items()})
             summary["test_metrics"] = res.metrics
         tracking.log_metrics({"tune_seconds": time.perf_counter() - t_start})
+    steps.advance(f"best config (trial {best.number}) logged")
     return summary
+
+
+def _trial_done(steps: Steps, metric: str) -> Callable[[Any, Any], None]:
+    """An Optuna callback: one progress step per finished trial, with its value and the best."""
+
+    def callback(study: Any, trial: Any) -> None:
+        took = trial.duration.total_seconds() if trial.duration else None
+        if trial.value is None:
+            steps.advance(f"trial {trial.number} {trial.state.name.lower()}", took)
+            return
+        best = max(t.value for t in study.trials if t.value is not None)
+        steps.advance(f"trial {trial.number}: {metric} {trial.value:.4f} (best {best:.4f})", took)
+
+    return callback
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli tune --model als --trials N --features DIR``."""
-    p = argparse.ArgumentParser(prog="linli tune", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, choices=sorted(SEARCH_SPACES))
-    p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--features", type=Path, default=None, help="feature store directory")
-    p.add_argument("--dataset", choices=("tafeng", "instacart", "features"), default=None)
-    p.add_argument("--src", type=Path, default=None, help="dataset folder (with --dataset)")
+    p = LinliParser(prog="linli tune", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--model", required=True, choices=sorted(SEARCH_SPACES), help="model kind to tune"
+    )
+    p.add_argument("--trials", type=int, default=20, help="Optuna trials in this invocation")
+    p.add_argument(
+        "--features",
+        type=existing_dir,
+        default=None,
+        help="feature store to tune on (or --dataset with --src)",
+    )
+    p.add_argument(
+        "--dataset",
+        choices=("tafeng", "instacart", "features"),
+        default=None,
+        help="tune on a dataset read from --src instead of the feature store",
+    )
+    p.add_argument(
+        "--src", type=existing_path, default=None, help="dataset folder (with --dataset)"
+    )
     p.add_argument("--study-name", default=None, help="same name = resume the study")
     p.add_argument("--metric", default="ndcg_at_10", help="validation metric to maximise")
     p.add_argument("--timeout", type=float, default=None, help="seconds for this invocation")
     p.add_argument("--alias", default=None, help="alias for the registered best model")
-    p.add_argument("--no-register", action="store_true")
-    p.add_argument("--holdout-days", type=float, default=14.0)
+    p.add_argument(
+        "--no-register", action="store_true", help="log the best refit, do not register it"
+    )
+    p.add_argument(
+        "--holdout-days", type=float, default=14.0, help="window of the temporal validation split"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.dataset is not None and args.src is None:
@@ -321,26 +369,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"linli tune: model {args.model!r} is not registered", file=sys.stderr)
         return 2
     try:
-        summary = tune(
-            args.model,
-            args.trials,
-            load_settings(),
-            features=args.features,
-            dataset=args.dataset,
-            src=args.src,
-            study_name=args.study_name,
-            metric=args.metric,
-            timeout=args.timeout,
-            register=not args.no_register,
-            alias=args.alias,
-            holdout_days=args.holdout_days,
-        )
+        with Steps(f"linli tune {args.model}", 0) as steps:
+            summary = tune(
+                args.model,
+                args.trials,
+                load_settings(),
+                features=args.features,
+                dataset=args.dataset,
+                src=args.src,
+                study_name=args.study_name,
+                metric=args.metric,
+                timeout=args.timeout,
+                register=not args.no_register,
+                alias=args.alias,
+                holdout_days=args.holdout_days,
+                steps=steps,
+            )
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
-        print(f"linli tune: error: {exc}", file=sys.stderr)
+        print(f"linli tune: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"study {summary['study']}: {summary['trials_total']} trials")
     print(f"best trial {summary['best_trial']}: {args.metric} = {summary['best_value']:.4f}")
-    print(f"best params {summary['best_params']}")
+    shown = (
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in summary["best_params"].items()
+    )
+    print("best params " + ", ".join(shown))
     test = summary.get("test_metrics") or {}
     if test:
         print(

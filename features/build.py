@@ -7,7 +7,6 @@ in the output folder (or `--previous`) seeds the unification.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -20,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from features import store_layout as store
+from features.cli_parser import LinliParser, existing_dir, one_line
 from features.constraints import resolve_constraints
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
@@ -37,6 +36,7 @@ from features.matrix import (
     item_feature_matrix,
     user_feature_matrix,
 )
+from features.progress import Steps
 from features.schema import TABLES, Col
 from features.settings import Settings, load_settings
 from features.tags import build_tags, load_rules, rfm, value_tiers
@@ -63,15 +63,12 @@ class FeatureStore:
 
 
 @contextmanager
-def _step(name: str, timings: dict[str, float], bar: tqdm | None = None) -> Iterator[None]:
-    if bar is not None:
-        bar.set_description(name)
-    t0 = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - t0, 3)
+def _step(name: str, timings: dict[str, float], bar: Steps) -> Iterator[None]:
+    with bar.step(name):
+        t0 = time.perf_counter()
+        yield
+        timings[name] = round(time.perf_counter() - t0, 3)
     log.info("%s: %.2fs", name, timings[name])
-    if bar is not None:
-        bar.update(1)
 
 
 def _with_user(
@@ -128,7 +125,7 @@ def build_store(
 ) -> FeatureStore:
     """Validated tables -> unified, tagged, matrix-ready feature store (pure, no I/O)."""
     timings: dict[str, float] = {}
-    bar = tqdm(total=6, disable=not progress, unit="step", leave=False)
+    bar = Steps("linli features", 5, enabled=progress).start()
     events = data.clean("events")
     assert events is not None  # required table; load_data_dir raised otherwise
     links = data.clean("identity_links")
@@ -307,6 +304,8 @@ def run(
     files when `use_store` (default ``settings.store.read_by_feature_job``) and a store exists.
     """
     t0 = time.perf_counter()
+    if progress:
+        Steps("linli features", 0).note(f"reading and validating the tables in {data_dir}")
     if use_store is None:
         use_store = settings.store.read_by_feature_job
     ingested = read_store_tables(settings.store_url) if use_store else {}
@@ -414,10 +413,12 @@ def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> No
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: `linli features build --data DIR --out DIR`."""
-    p = argparse.ArgumentParser(prog="linli features", description=__doc__)
+    p = LinliParser(prog="linli features", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="data directory -> feature store")
-    b.add_argument("--data", type=Path, required=True, help="data directory (SCHEMA.md format)")
+    b.add_argument(
+        "--data", type=existing_dir, required=True, help="data directory (SCHEMA.md format)"
+    )
     b.add_argument(
         "--out", type=Path, default=None, help="feature store directory (default WORK_DIR/features)"
     )
@@ -427,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="identity.parquet of an earlier build (default OUT/identity.parquet)",
     )
-    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar or step lines")
     b.add_argument(
         "--max-reject-rate",
         type=float,
@@ -460,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             use_store=False if args.no_store else None,
         )
     except (LinliInputError, FileNotFoundError, StoreError) as exc:
-        print(f"linli features: error: {exc}", file=sys.stderr)
+        print(f"linli features: error: {one_line(exc)}", file=sys.stderr)
         return 2
     _print_summary(summary)
     check_reject_rates(summary, settings.features.max_reject_rate)

@@ -6,7 +6,6 @@ bentoml serve serving.service:Linli --port 3000 --host 127.0.0.1   # the same, b
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -15,6 +14,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from features.cli_parser import LinliParser, existing_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,10 +108,12 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: run the server in the foreground."""
-    p = argparse.ArgumentParser(prog="linli serve", description=__doc__)
-    p.add_argument("--bundle", type=Path, default=None, help="bundle folder (WORK/bundle)")
+    p = LinliParser(prog="linli serve", description=__doc__)
+    p.add_argument(
+        "--bundle", type=existing_dir, default=None, help="bundle folder (default WORK/bundle)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
-    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--port", type=int, default=3000, help="TCP port to listen on")
     p.add_argument("--workers", type=int, default=None, help="worker processes (settings)")
     p.add_argument("--no-access-log", action="store_true", help="turn the access log off")
     args = p.parse_args(argv)

@@ -12,7 +12,6 @@ bundles, KOC, ...). `--model-dir champion=PATH` exports a model folder written b
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -25,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
+from features.cli_parser import LinliParser, existing_dir, one_line
 from features.errors import LinliInputError
 from features.group_history import group_item_history
 from features.identity import id_keys
@@ -548,8 +548,10 @@ def _interest_keywords(settings: Settings) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: `linli export --features DIR --out DIR [--model-dir ALIAS=PATH ...]`."""
-    p = argparse.ArgumentParser(prog="linli export", description=__doc__)
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
+    p = LinliParser(prog="linli export", description=__doc__)
+    p.add_argument(
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
+    )
     p.add_argument("--out", type=Path, default=None, help="bundle folder (WORK/bundle)")
     p.add_argument(
         "--aliases", default="champion,challenger", help="registry aliases to export, in order"
@@ -598,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.seed,
         )
     except (LinliInputError, FileNotFoundError) as exc:  # anything else is a bug: exit 1
-        print(f"linli export: error: {exc}", file=sys.stderr)
+        print(f"linli export: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"bundle: {path}  variants: {', '.join(variants)}")
     return 0

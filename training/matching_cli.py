@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from features import store_layout as store
+from features.cli_parser import LinliParser, existing_dir, existing_file, field_help, one_line
 from features.progress import Steps
 from features.schema import Col
 
@@ -118,7 +119,7 @@ def mlflow_run(
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--features", type=Path, required=True, help="feature store directory")
+    p.add_argument("--features", type=existing_dir, required=True, help="feature store directory")
     p.add_argument(
         "--out", type=Path, default=None, help="output folder (default <features>/../matching)"
     )
@@ -134,7 +135,7 @@ def _run(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog
     try:
         return fn(args)
     except (LinliInputError, FileNotFoundError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # an option out of range: one line per bad field
         bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -152,12 +153,14 @@ def _write_json(path: Path, data: Any) -> Path:
 
 def segments_main(argv: list[str] | None = None) -> int:
     """`linli segments --features DIR [--out DIR]`: discover, name and profile segments."""
-    p = argparse.ArgumentParser(prog="linli segments", description=segments_main.__doc__)
+    p = LinliParser(prog="linli segments", description=segments_main.__doc__)
     _common(p)
-    p.add_argument("--method", choices=["kmeans", "gmm"], default=None)
-    p.add_argument("--criterion", choices=["silhouette", "bic"], default=None)
-    p.add_argument("--k-min", type=int, default=None)
-    p.add_argument("--k-max", type=int, default=None)
+    from training.segments import SegmentConfig as Cfg
+
+    p.add_argument("--method", choices=["kmeans", "gmm"], help=field_help(Cfg, "method"))
+    p.add_argument("--criterion", choices=["silhouette", "bic"], help=field_help(Cfg, "criterion"))
+    p.add_argument("--k-min", type=int, help=field_help(Cfg, "k_min"))
+    p.add_argument("--k-max", type=int, help=field_help(Cfg, "k_max"))
     p.add_argument(
         "--embedding",
         default=None,
@@ -262,14 +265,16 @@ def _segments(args: argparse.Namespace) -> int:
 
 def bundles_main(argv: list[str] | None = None) -> int:
     """`linli bundles --features DIR [--segments FILE] [--theme FILE]`: bundles from baskets."""
-    p = argparse.ArgumentParser(prog="linli bundles", description=bundles_main.__doc__)
+    p = LinliParser(prog="linli bundles", description=bundles_main.__doc__)
     _common(p)
     p.add_argument("--segments", type=Path, default=None, help="segments.parquet (per segment)")
     p.add_argument("--theme", type=Path, action="append", default=[], help="theme JSON file")
     p.add_argument("--min-count", type=int, default=None, help="baskets holding the bundle")
     p.add_argument("--min-users", type=int, default=None, help="shoppers behind those baskets")
-    p.add_argument("--min-lift", type=float, default=None)
-    p.add_argument("--max-size", type=int, default=None)
+    from training.bundles import BundleConfig
+
+    p.add_argument("--min-lift", type=float, help=field_help(BundleConfig, "min_lift"))
+    p.add_argument("--max-size", type=int, help=field_help(BundleConfig, "max_size"))
     p.add_argument("--top", type=int, default=None, help="bundles kept per scope")
     p.add_argument("--audience", type=int, default=300, help="theme audience the bundles serve")
     p.add_argument("--show", type=int, default=10, help="bundles printed")
@@ -366,9 +371,9 @@ def _bundles(args: argparse.Namespace) -> int:
 
 def audience_main(argv: list[str] | None = None) -> int:
     """`linli audience --features DIR --theme FILE --n N --out FILE.csv`: a theme's audience."""
-    p = argparse.ArgumentParser(prog="linli audience", description=audience_main.__doc__)
-    p.add_argument("--features", type=Path, required=True, help="feature store directory")
-    p.add_argument("--theme", type=Path, required=True, help="theme JSON file")
+    p = LinliParser(prog="linli audience", description=audience_main.__doc__)
+    p.add_argument("--features", type=existing_dir, required=True, help="feature store directory")
+    p.add_argument("--theme", type=existing_file, required=True, help="theme JSON file")
     p.add_argument("--n", type=int, default=120, help="audience size")
     p.add_argument(
         "--out", type=Path, default=None, help="CSV (default <matching>/audience_<theme>.csv)"
@@ -377,7 +382,7 @@ def audience_main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", choices=["hgb", "logreg"], default="hgb", help="audience model")
     p.add_argument("--horizon-days", type=float, default=30.0, help="predicted purchase window")
     p.add_argument("--seed", type=int, default=0, help="seed of the model and the embedding")
-    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     return _run(_audience, p.parse_args(argv), "linli audience")
 
 
@@ -457,11 +462,18 @@ def _print_forecast_check(level: str, m: dict[str, float]) -> None:
 
 def forecast_main(argv: list[str] | None = None) -> int:
     """`linli forecast --features DIR`: weekly item / category demand, checked on held-out weeks."""
-    p = argparse.ArgumentParser(prog="linli forecast", description=forecast_main.__doc__)
+    p = LinliParser(prog="linli forecast", description=forecast_main.__doc__)
     _common(p)
-    p.add_argument("--level", choices=["item", "category", "both"], default="both")
+    from training.forecast import ForecastConfig
+
+    p.add_argument(
+        "--level",
+        choices=["item", "category", "both"],
+        default="both",
+        help="forecast per item, per category or both",
+    )
     p.add_argument("--weeks", type=int, default=None, help="weeks ahead (1..12)")
-    p.add_argument("--holdout-weeks", type=int, default=None)
+    p.add_argument("--holdout-weeks", type=int, help=field_help(ForecastConfig, "holdout_weeks"))
     p.add_argument("--no-mentions", action="store_true", help="leave search/chat signals out")
     p.add_argument("--no-lives", action="store_true", help="leave scheduled lives out")
     p.add_argument(
@@ -558,7 +570,7 @@ def _forecast(args: argparse.Namespace) -> int:
 
 def hosts_main(argv: list[str] | None = None) -> int:
     """`linli hosts --features DIR [--target group:G1]`: hosts ranked for every group and segment."""
-    p = argparse.ArgumentParser(prog="linli hosts", description=hosts_main.__doc__)
+    p = LinliParser(prog="linli hosts", description=hosts_main.__doc__)
     _common(p)
     p.add_argument("--segments", type=Path, default=None, help="segments.parquet (default <out>)")
     p.add_argument("--target", action="append", default=[], help="print this target's ranking")
@@ -643,7 +655,7 @@ def _hosts(args: argparse.Namespace) -> int:
 
 def koc_main(argv: list[str] | None = None) -> int:
     """`linli koc --features DIR [--group G1]`: members of every group ranked by influence."""
-    p = argparse.ArgumentParser(prog="linli koc", description=koc_main.__doc__)
+    p = LinliParser(prog="linli koc", description=koc_main.__doc__)
     _common(p)
     p.add_argument("--group", action="append", default=[], help="print this group's KOCs")
     p.add_argument("--top", type=int, default=5, help="KOCs printed per group")

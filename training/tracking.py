@@ -22,7 +22,6 @@ CLI: ``linli alias set --version N --alias champion``, ``linli alias show``,
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import math
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from features.cli_parser import LinliParser
 from features.matrix import IdMap, Interactions
 from features.schema import Col
 from training.settings import Settings, load_settings
@@ -592,16 +592,16 @@ def search_runs(
 # -- CLI ---------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli alias set|show|delete`` on the registered model."""
-    p = argparse.ArgumentParser(
+    p = LinliParser(
         prog="linli alias", description="Model registry aliases (champion / challenger)."
     )
     p.add_argument("--model-name", default=None, help="registered model (default from settings)")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("set", help="point an alias at a version")
-    s.add_argument("--version", required=True)
+    s.add_argument("--version", required=True, help="registered version number (see `show`)")
     s.add_argument("--alias", required=True, help="e.g. champion or challenger")
     d = sub.add_parser("delete", help="remove an alias")
-    d.add_argument("--alias", required=True)
+    d.add_argument("--alias", required=True, help="the alias to remove, e.g. challenger")
     sub.add_parser("show", help="list versions with their aliases and metrics")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -615,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.model_name or settings.tracking.registered_model}@{args.alias} -> v{args.version}"
             )
         elif args.cmd == "delete":
+            if alias_version(args.alias, settings, args.model_name) is None:
+                print(f"linli alias: error: no alias {args.alias!r} to delete", file=sys.stderr)
+                return 2
             delete_alias(args.alias, settings, args.model_name)
             print(f"deleted alias {args.alias}")
         else:

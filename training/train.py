@@ -24,16 +24,16 @@ Aliases afterwards: ``linli alias set --version N --alias champion``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from features import store_layout as store
+from features.cli_parser import LinliParser, existing_dir, one_line
 from features.progress import Steps
 from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
 from training.evaluation.leaderboard import evaluate_model, seeded_params
@@ -56,6 +56,7 @@ class TrainOutcome:
     model_uri: str
     fit_seconds: float
     holdout: dict[str, Any]
+    fitted: dict[str, Any] = field(default_factory=dict)
 
 
 def fit_and_score(
@@ -138,7 +139,50 @@ def train(
         rec.logged.model_uri,
         fit_s,
         holdout_info,
+        model.fitted_params(),
     )
+
+
+SUMMARY_METRICS = ("ndcg_at_10", "recall_at_10", "hit_rate_at_10", "precision_at_10")
+
+
+def _shown(value: Any) -> str:
+    """A setting as a person reads it: 0.35, itemknn, none, a grid of 21 values."""
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return f"a grid of {len(value)}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items()) or "defaults"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def summary_lines(out: TrainOutcome, alias: str | None = None) -> list[str]:
+    """The few lines ``linli train`` prints when done (no raw config dict)."""
+    fitted = dict(out.fitted)
+    shape = f"{fitted.pop('n_users', '?'):,} users x {fitted.pop('n_items', '?'):,} items"
+    settings = ", ".join(f"{k} {_shown(v)}" for k, v in out.params.items() if k != "kind")
+    lines = [f"trained {out.kind} on {shape} in {out.fit_seconds:.1f}s", f"  settings: {settings}"]
+    if fitted:
+        lines.append(
+            "  chosen when fitting: " + ", ".join(f"{k} {_shown(v)}" for k, v in fitted.items())
+        )
+    if out.metrics:
+        users = out.holdout.get("eval_users")
+        who = f", {users:,} users" if isinstance(users, int) else ""
+        shown = "  ".join(
+            f"{m.replace('_at_', '@')} {out.metrics[m]:.4f}"
+            for m in SUMMARY_METRICS
+            if m in out.metrics
+        )
+        lines.append(f"  holdout ({out.holdout.get('split')}{who}): {shown}")
+    else:
+        lines.append("  holdout: none (no metrics)")
+    where = f"  MLflow run {out.run_id}, model {out.model_uri}"
+    if out.version:
+        where += f"; registered version {out.version}" + (f", alias {alias}" if alias else "")
+    lines.append(where)
+    return lines
 
 
 def parse_value(raw: str) -> Any:
@@ -162,28 +206,35 @@ def parse_kv(items: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli train --model NAME --features DIR [--param k=v ...] [--alias challenger]``."""
-    p = argparse.ArgumentParser(prog="linli train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="model kind (training.models.REGISTRY)")
-    p.add_argument("--features", type=Path, required=True, help="feature store directory")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p = LinliParser(prog="linli train", description=__doc__.split("\n\n")[0])
+    from training.models import REGISTRY
+
+    p.add_argument("--model", required=True, choices=list(REGISTRY), help="model kind")
+    p.add_argument("--features", type=existing_dir, required=True, help="feature store directory")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model setting, e.g. factors=128 (repeatable; values parsed as JSON)",
+    )
     p.add_argument("--alias", default=None, help="point this alias at the new version")
-    p.add_argument("--holdout", choices=("auto", "next-basket", "temporal", "none"), default="auto")
-    p.add_argument("--holdout-days", type=float, default=14.0)
+    p.add_argument(
+        "--holdout",
+        choices=("auto", "next-basket", "temporal", "none"),
+        default="auto",
+        help="how metrics are measured (auto: next-basket when the store has baskets)",
+    )
+    p.add_argument(
+        "--holdout-days", type=float, default=14.0, help="window of the temporal holdout"
+    )
     p.add_argument("--no-refit", action="store_true", help="register the holdout-fit model")
     p.add_argument("--no-register", action="store_true", help="log the model, do not register")
-    p.add_argument("--run-name", default=None)
+    p.add_argument("--run-name", default=None, help="MLflow run name (default: train-KIND)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from pydantic import ValidationError
 
-    from training.models import REGISTRY
-
-    if args.model not in REGISTRY:
-        print(
-            f"linli train: unknown model {args.model!r}; known: {', '.join(REGISTRY)}",
-            file=sys.stderr,
-        )
-        return 2
     try:
         params = parse_kv(args.param)
         out = train(
@@ -200,15 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             progress=True,
         )
     except (ValueError, ValidationError, FileNotFoundError) as exc:
-        print(f"linli train: error: {exc}", file=sys.stderr)
+        print(f"linli train: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    shown = {k: round(v, 4) for k, v in out.metrics.items() if k.endswith("_at_10")}
-    print(f"model {out.kind} {out.params}")
-    print(f"holdout {out.holdout.get('split')}: {shown}")
-    print(f"fit {out.fit_seconds:.1f}s; run {out.run_id}; model {out.model_uri}")
-    if out.version:
-        alias = f" alias {args.alias}" if args.alias else ""
-        print(f"registered version {out.version}{alias}")
+    print("\n".join(summary_lines(out, args.alias)))
     return 0
 
 

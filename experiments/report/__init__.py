@@ -30,7 +30,6 @@ Pure functions compute the tables; plotting and I/O sit at the edges.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -41,6 +40,8 @@ from typing import Any
 from experiments.report.browser import screenshot
 from experiments.report.data import load_report_data
 from experiments.report.sections import build_report
+from features.cli_parser import LinliParser, existing_dir, one_line
+from features.progress import Steps
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.report")
@@ -52,11 +53,15 @@ def write_report(
     settings: Settings,
     matching: Path | None = None,
     log_mlflow: bool = True,
+    steps: Steps | None = None,
 ) -> dict[str, Any]:
-    """Build, write (and log) the page; the numbers behind it."""
+    """Build, write (and log) the page; the numbers behind it (``steps``: 3 steps of progress)."""
     t0 = time.perf_counter()
-    data = load_report_data(features, matching)
-    page, numbers = build_report(data, settings, read_registry=log_mlflow)
+    steps = steps or Steps("report", 3, enabled=False)
+    with steps.step("read the feature store and the matching outputs"):
+        data = load_report_data(features, matching)
+    with steps.step("compute and draw the sections"):
+        page, numbers = build_report(data, settings, read_registry=log_mlflow)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     numbers["seconds"] = round(time.perf_counter() - t0, 2)
@@ -66,7 +71,10 @@ def write_report(
     if log_mlflow:
         from training import tracking
 
-        with tracking.run("report", settings, tags={tracking.TAG_RUN_TYPE: "report"}):
+        with (
+            steps.step("log the page to MLflow"),
+            tracking.run("report", settings, tags={tracking.TAG_RUN_TYPE: "report"}),
+        ):
             tracking.log_params(
                 {"features": str(features.resolve()), "segments": data.segment_source}
             )
@@ -81,9 +89,11 @@ def write_report(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``linli report --out report.html [--features DIR] [--screenshot PNG]``."""
-    p = argparse.ArgumentParser(prog="linli report", description=__doc__.split("\n\n")[0])
+    p = LinliParser(prog="linli report", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML page to write")
-    p.add_argument("--features", type=Path, default=None, help="feature store (WORK/features)")
+    p.add_argument(
+        "--features", type=existing_dir, default=None, help="feature store (WORK/features)"
+    )
     p.add_argument("--matching", type=Path, default=None, help="folder with segments.parquet")
     p.add_argument(
         "--screenshot",
@@ -97,9 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     features = args.features or settings.work_dir / "features"
     try:
-        numbers = write_report(features, args.out, settings, args.matching, not args.no_mlflow)
+        with Steps("linli report", 3 if not args.no_mlflow else 2) as steps:
+            numbers = write_report(
+                features, args.out, settings, args.matching, not args.no_mlflow, steps
+            )
     except (FileNotFoundError, ValueError) as exc:
-        print(f"linli report: error: {exc}", file=sys.stderr)
+        print(f"linli report: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"report: {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {numbers['seconds']}s)")
     if args.screenshot is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from features.adapters.common import FORMATS, Converted, write_tables
+from features.cli_parser import LinliParser, existing_dir
 
 __all__ = ["DATASETS", "Converted", "adapter", "main", "write_tables"]
 
@@ -30,12 +31,14 @@ def adapter(name: str) -> ModuleType:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m features.adapters",
+    parser = LinliParser(
+        prog="linli adapt",
         description="Convert a public dataset into a SCHEMA.md data directory.",
     )
     parser.add_argument("name", choices=DATASETS, help="which dataset")
-    parser.add_argument("--src", type=Path, required=True, help="folder of the original files")
+    parser.add_argument(
+        "--src", type=existing_dir, required=True, help="folder of the original files"
+    )
     parser.add_argument("--out", type=Path, required=True, help="data directory to write")
     parser.add_argument(
         "--format",
@@ -47,14 +50,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one adapter from the command line; 0 on success, 1 when the source cannot be read."""
+    """Run one adapter from the command line; 0 on success, 2 when the source cannot be read."""
     args = _parser().parse_args(argv)
     start = time.perf_counter()
     try:
         result = adapter(args.name).convert(args.src)
     except FileNotFoundError as exc:
-        print(f"adapt {args.name}: cannot read {exc.filename or exc}", file=sys.stderr)
-        return 1
+        print(f"linli adapt: error: cannot read {exc.filename or exc}", file=sys.stderr)
+        return 2
     converted = time.perf_counter()
     paths = write_tables(result.tables, args.out, args.format)
     done = time.perf_counter()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from tqdm import tqdm
 
+from features.progress import Steps
 from features.schema import TABLES, Col
 from features.synth.build_truth import TruthSteps
 from features.synth.cast import (
@@ -39,16 +39,6 @@ def _release_memory() -> None:
     if sys.platform.startswith("linux"):
         with suppress(OSError, AttributeError):  # not glibc: nothing to trim
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-@contextmanager
-def _step(bar: tqdm | None, name: str) -> Iterator[None]:
-    if bar is not None:
-        bar.set_postfix_str(name)
-    yield
-    _release_memory()
-    if bar is not None:
-        bar.update(1)
 
 
 def generate(config: SynthConfig, progress: bool = False) -> World:
@@ -83,14 +73,11 @@ def generate(config: SynthConfig, progress: bool = False) -> World:
     put("truth_identifiers", b.truth_identifiers)
     put("truth_lives", b.truth_lives)
     put("truth_groups", b.truth_groups)
-    bar = tqdm(total=len(steps), desc="synth", unit="step", leave=False) if progress else None
-    try:
+    with Steps("linli synth", len(steps), enabled=progress, min_seconds=1.0) as bar:
+        bar.note(f"drawing {config.people:,} people over {config.months} months")
         for name, fn in steps:
-            with _step(bar, name):
+            with bar.step(name):
                 fn()
-    finally:
-        if bar is not None:
-            bar.close()
     groups_df, members_df = out["group_tables"]
     lives_df, hosts_df = out["live_tables"]
     tables = {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from features.cli_parser import LinliParser, iso_date, one_line
 from features.synth.builder import (
     generate,
 )
@@ -40,7 +39,7 @@ _KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m features.synth --out DIR [...]`: generate and write a world, print a summary."""
-    parser = argparse.ArgumentParser(
+    parser = LinliParser(
         prog="linli synth",
         description="Write a synthetic group-buying world: DIR/data (SCHEMA tables) and "
         "DIR/truth (hidden personas, identities, live propensities).",
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     for flag, kind, text in _KNOB_FLAGS:
         parser.add_argument(flag, type=kind, help=text)
     parser.add_argument("--format", choices=sorted(SUFFIX), default="parquet", help="file format")
-    parser.add_argument("--end", type=date.fromisoformat, help="last day (default 2026-10-31)")
+    parser.add_argument("--end", type=iso_date, help="last day, YYYY-MM-DD (default 2026-10-31)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     fields = ["people", "items", "months", "seed", "end"]
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = preset_config(args.preset, **given)
     except ValidationError as exc:
-        print(f"linli synth: invalid options:\n{exc}", file=sys.stderr)
+        print(f"linli synth: error: {one_line(exc)}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     world = generate(cfg, progress=not args.quiet)

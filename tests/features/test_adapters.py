@@ -343,7 +343,13 @@ def test_cli(groceries_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     printed = capsys.readouterr().out
     assert "events: 7 rows" in printed and "time:" in printed
     assert (out / "events.csv").exists() and (out / "items.csv").exists()
-    assert main(["groceries", "--src", str(tmp_path / "nope"), "--out", str(out)]) == 1
+    with pytest.raises(SystemExit) as missing:  # a folder that does not exist: a usage error
+        main(["groceries", "--src", str(tmp_path / "nope"), "--out", str(out)])
+    assert missing.value.code == 2
+    assert "nope does not exist" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["groceries", "--src", str(empty), "--out", str(out)]) == 2
     with pytest.raises(SystemExit):
         main(["nosuchdata", "--src", ".", "--out", "."])
 

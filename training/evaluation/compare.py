@@ -33,6 +33,7 @@ import pandas as pd
 
 from features import store_layout as store
 from features.matrix import IdMap
+from features.progress import Steps
 from features.schema import Col
 from training.evaluation import metrics as M
 from training.evaluation.folds import Fold, Holdout, holdout_fold, load_matrix
@@ -451,20 +452,29 @@ def run_ab(
     alpha: float = 0.05,
     segments: str = "auto",
     fold: Fold | None = None,
+    steps: Steps | None = None,
 ) -> ABResult:
-    """Score both variants on one holdout fold and compare them per user (no MLflow logging)."""
+    """Score both variants on one holdout fold and compare them per user (no MLflow logging).
+
+    ``steps`` (4 steps: holdout, champion, challenger, bootstrap) shows the progress.
+    """
     t0 = time.perf_counter()
-    if fold is None:
-        data = load_matrix(features_dir)
-        fold = holdout_fold(data, features_dir, settings, holdout, holdout_days)
+    steps = steps or Steps("ab", 4, enabled=False)
+    with steps.step(f"{holdout} holdout of the feature store"):
         if fold is None:
-            raise ValueError("an A/B needs a holdout (temporal or next-basket)")
+            data = load_matrix(features_dir)
+            fold = holdout_fold(data, features_dir, settings, holdout, holdout_days)
+            if fold is None:
+                raise ValueError("an A/B needs a holdout (temporal or next-basket)")
     if len(fold.eval_users) < 2:
         raise ValueError(f"the holdout has {len(fold.eval_users)} evaluated users; need more data")
-    a = score_variant(champion, fold, settings, mode)
-    b = score_variant(challenger, fold, settings, mode)
-    seg, seg_source = segment_labels(fold, features_dir, segments)
-    table = compare_users(a.per_user, b.per_user, metrics, seg, n_boot, settings.seed, alpha)
+    with steps.step(f"champion {champion.label}: load or fit, score"):
+        a = score_variant(champion, fold, settings, mode)
+    with steps.step(f"challenger {challenger.label}: load or fit, score"):
+        b = score_variant(challenger, fold, settings, mode)
+    with steps.step(f"paired bootstrap, {n_boot} resamples"):
+        seg, seg_source = segment_labels(fold, features_dir, segments)
+        table = compare_users(a.per_user, b.per_user, metrics, seg, n_boot, settings.seed, alpha)
     config = {
         "champion": champion.label,
         "challenger": challenger.label,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.progress import Steps
 from training.evaluation import metrics as M
 from training.evaluation.folds import Fold
 
@@ -120,41 +121,44 @@ def run_leaderboard(
     info: dict[str, Any] | None = None,
 ) -> Leaderboard:
     """Every model on every fold; aggregates; optionally writes the first fold's top 20s."""
-    from tqdm.auto import tqdm
-
     t_start = time.perf_counter()
     rows: list[dict[str, Any]] = []
     seg_rows: list[pd.DataFrame] = []
     errors: dict[str, str] = {}
     configs: dict[str, dict[str, Any]] = {}
     fold_info: dict[str, Any] = {}
-    for n_fold, fold in enumerate(folds):
-        fold_info.setdefault("folds", []).append({"seed": fold.seed, **fold.info})
-        todo = [k for k in kinds if k not in errors]
-        for kind in tqdm(todo, desc=f"seed {fold.seed}", disable=not progress, leave=False):
-            try:
-                res = evaluate_model(kind, fold, ks, (params or {}).get(kind))
-            except Exception as exc:  # one broken model must not sink the leaderboard
-                errors[kind] = f"{type(exc).__name__}: {exc}"
-                log.error(
-                    "model %s failed on seed %s:\n%s", kind, fold.seed, traceback.format_exc()
+    n_folds = len(folds) if isinstance(folds, Sequence) else None
+    with Steps(f"linli evaluate {dataset}", 0, enabled=progress) as steps:
+        for n_fold, fold in enumerate(folds):
+            fold_info.setdefault("folds", []).append({"seed": fold.seed, **fold.info})
+            todo = [k for k in kinds if k not in errors]
+            of = f"/{n_folds}" if n_folds else ""
+            steps.add(len(todo))
+            for kind in todo:
+                try:
+                    with steps.step(f"{kind} on seed {fold.seed} ({n_fold + 1}{of})"):
+                        res = evaluate_model(kind, fold, ks, (params or {}).get(kind))
+                except Exception as exc:  # one broken model must not sink the leaderboard
+                    errors[kind] = f"{type(exc).__name__}: {exc}"
+                    log.error(
+                        "model %s failed on seed %s:\n%s", kind, fold.seed, traceback.format_exc()
+                    )
+                    continue
+                configs.setdefault(kind, res.config)
+                rows.append({"model": kind, "seed": fold.seed, **res.metrics})
+                if fold.segments is not None:
+                    seg = M.summarize(res.per_user, fold.segments)
+                    seg_rows.append(seg.reset_index().assign(model=kind, seed=fold.seed))
+                if write_recs is not None and n_fold == 0:
+                    write_recommendations(write_recs, kind, fold, res.recs[:, :RECS_K])
+                log.info(
+                    "%s seed %s: recall@%d %.4f fit %.1fs",
+                    kind,
+                    fold.seed,
+                    ks[0],
+                    res.metrics.get(M.metric_name("recall", ks[0]), float("nan")),
+                    res.metrics["fit_seconds"],
                 )
-                continue
-            configs.setdefault(kind, res.config)
-            rows.append({"model": kind, "seed": fold.seed, **res.metrics})
-            if fold.segments is not None:
-                seg = M.summarize(res.per_user, fold.segments)
-                seg_rows.append(seg.reset_index().assign(model=kind, seed=fold.seed))
-            if write_recs is not None and n_fold == 0:
-                write_recommendations(write_recs, kind, fold, res.recs[:, :RECS_K])
-            log.info(
-                "%s seed %s: recall@%d %.4f fit %.1fs",
-                kind,
-                fold.seed,
-                ks[0],
-                res.metrics.get(M.metric_name("recall", ks[0]), float("nan")),
-                res.metrics["fit_seconds"],
-            )
     per_seed = pd.DataFrame(rows)
     sort_by = M.metric_name("recall", ks[0])
     table = aggregate(per_seed, sort_by) if len(per_seed) else pd.DataFrame()
