@@ -45,6 +45,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,12 +60,16 @@ from training.evaluation.compare import (
     VariantSpec,
     run_ab,
 )
+from training.mlflow_layout import version_label
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.ab")
 
 TAG_AB_ID = "linli.ab.id"
 TAG_AB_VARIANT = "linli.ab.variant"
+TAG_AB_WINNER = "linli.ab.winner"  # champion | challenger | none
+TAG_AB_VERDICT = "linli.ab.verdict"  # the verdict in one sentence
+WINNER_CODE = {"challenger": 1.0, "none": 0.0, "champion": -1.0}
 
 
 # -- plots and logging (I/O) ---------------------------------------------------------------------------
@@ -171,6 +176,52 @@ def comparison_metrics(result: ABResult, slugs: dict[str, str]) -> dict[str, flo
     return {**m, "n_users": float(overall["n_users"].max()), "seconds": result.seconds}
 
 
+def verdict(result: ABResult) -> dict[str, Any]:
+    """Which variant wins on the lead metric, by how much, with its CI (a CI that holds 0
+    is no winner): ``winner``, ``text`` and the numbers."""
+    main = result.config["metrics"][0]
+    d = result.row(main)
+    diff, lo, hi = float(d["diff"]), float(d["ci_low"]), float(d["ci_high"])
+    base = float(d[CHAMPION])
+    rel = diff / base if base else float("nan")
+    winner = "challenger" if lo > 0 else "champion" if hi < 0 else "none"
+    level = f"{100 * (1 - float(result.config.get('alpha', 0.05))):.0f}%"
+    numbers = f"{main} {diff:+.4f} ({rel:+.1%}), {level} CI [{lo:+.4f}, {hi:+.4f}]"
+    text = (
+        f"{winner} wins: {numbers}" if winner != "none" else f"no significant difference: {numbers}"
+    )
+    return {
+        "winner": winner,
+        "metric": main,
+        "diff": diff,
+        "relative_diff": rel,
+        "ci_low": lo,
+        "ci_high": hi,
+        "text": text,
+    }
+
+
+def verdict_record(result: ABResult) -> tuple[dict[str, str], dict[str, float]]:
+    """The verdict as the parent run's tags and ``verdict.*`` metrics (winner: +1 challenger,
+    -1 champion, 0 none)."""
+    v = verdict(result)
+    tags = {TAG_AB_WINNER: v["winner"], TAG_AB_VERDICT: v["text"]}
+    metrics = {
+        "verdict.winner": WINNER_CODE[v["winner"]],
+        "verdict.diff": v["diff"],
+        "verdict.relative_diff": v["relative_diff"],
+        "verdict.ci_low": v["ci_low"],
+        "verdict.ci_high": v["ci_high"],
+    }
+    return tags, metrics
+
+
+def variant_label(v: VariantResult) -> str:
+    """``blend v3 @champion`` for a registered version, the kind for a config."""
+    alias = v.info.get("alias")
+    return version_label(v.kind, v.info.get("version") or None, [alias] if alias else [])
+
+
 def run_note(result: ABResult, ab_id: str) -> str:
     """The parent run's note: what was compared, the lead metric's difference, how to compare."""
     a, b, main = result.champion, result.challenger, result.config["metrics"][0]
@@ -198,9 +249,7 @@ def _log_variant(
     from training import tracking
 
     with tracking.run(
-        f"{v.name}: {v.info.get('alias') or ''}{' v' + str(v.info['version']) if v.info.get('version') else ''} {v.kind} ({v.mode})".replace(
-            "  ", " "
-        ),
+        f"{v.name}: {variant_label(v)} ({v.mode})",
         settings,
         nested=True,
         tags={
@@ -244,7 +293,8 @@ def log_ab(
 
     files = write_outputs(result, out)
     ab_id = uuid.uuid4().hex[:12]
-    name = run_name or f"ab {result.config['champion']} vs {result.config['challenger']}"
+    name = run_name or f"A/B {variant_label(result.champion)} vs {variant_label(result.challenger)}"
+    verdict_tags, verdict_metrics = verdict_record(result)
     slugs = segment_slugs(result.table["segment"].unique().tolist())
     with tracking.run(
         name,
@@ -257,7 +307,8 @@ def log_ab(
         )
         tracking.log_params({"metrics": ",".join(result.config["metrics"])}, prefix="ab.")
         tracking.log_params(result.fold_info, prefix="holdout.")
-        tracking.log_metrics(comparison_metrics(result, slugs))
+        tracking.log_metrics({**comparison_metrics(result, slugs), **verdict_metrics})
+        tracking.set_tags(verdict_tags)
         for f in files:
             tracking.log_artifact(f, "ab")
         tracking.set_tags(

@@ -144,7 +144,7 @@ def test_report_on_the_synthetic_world(
     funnel = pd.DataFrame(numbers["segment_funnel"]).set_index("segment")
     assert funnel.loc["tier 钻石", "jielong_rate"] > funnel.loc["tier 普通", "jielong_rate"]
     runs = mlflow.search_runs(
-        experiment_names=[tracked.tracking.experiment],
+        experiment_names=[tracked.tracking.experiment + "-reports"],
         filter_string="tags.`linli.run_type` = 'report'",
     )
     arts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs.iloc[0]["run_id"], "report")}
