@@ -452,6 +452,7 @@ def ab_differences(rows: pd.DataFrame, lang: str) -> Figure:
                     "symmetric": False,
                     "array": _floats(hi),
                     "arrayminus": _floats(lo),
+                    "color": "#4a5568",  # the default (the marker colours) is an array
                 },
                 "marker": {"color": colors, "size": 10},
                 "name": pick(lang, "差值与 95% 区间", "difference and 95% CI"),
