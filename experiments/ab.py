@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments import ab_verdict
 from training.evaluation.compare import (
     ALL,
     CHALLENGER,
@@ -67,9 +68,7 @@ log = logging.getLogger("linli.ab")
 
 TAG_AB_ID = "linli.ab.id"
 TAG_AB_VARIANT = "linli.ab.variant"
-TAG_AB_WINNER = "linli.ab.winner"  # champion | challenger | none
-TAG_AB_VERDICT = "linli.ab.verdict"  # the verdict in one sentence
-WINNER_CODE = {"challenger": 1.0, "none": 0.0, "champion": -1.0}
+TAG_AB_WINNER, TAG_AB_VERDICT = ab_verdict.TAG_AB_WINNER, ab_verdict.TAG_AB_VERDICT
 
 
 # -- plots and logging (I/O) ---------------------------------------------------------------------------
@@ -181,39 +180,14 @@ def verdict(result: ABResult) -> dict[str, Any]:
     is no winner): ``winner``, ``text`` and the numbers."""
     main = result.config["metrics"][0]
     d = result.row(main)
-    diff, lo, hi = float(d["diff"]), float(d["ci_low"]), float(d["ci_high"])
-    base = float(d[CHAMPION])
-    rel = diff / base if base else float("nan")
-    winner = "challenger" if lo > 0 else "champion" if hi < 0 else "none"
-    level = f"{100 * (1 - float(result.config.get('alpha', 0.05))):.0f}%"
-    numbers = f"{main} {diff:+.4f} ({rel:+.1%}), {level} CI [{lo:+.4f}, {hi:+.4f}]"
-    text = (
-        f"{winner} wins: {numbers}" if winner != "none" else f"no significant difference: {numbers}"
+    return ab_verdict.verdict(
+        main,
+        float(d["diff"]),
+        float(d["ci_low"]),
+        float(d["ci_high"]),
+        float(d[CHAMPION]),
+        float(result.config.get("alpha", 0.05)),
     )
-    return {
-        "winner": winner,
-        "metric": main,
-        "diff": diff,
-        "relative_diff": rel,
-        "ci_low": lo,
-        "ci_high": hi,
-        "text": text,
-    }
-
-
-def verdict_record(result: ABResult) -> tuple[dict[str, str], dict[str, float]]:
-    """The verdict as the parent run's tags and ``verdict.*`` metrics (winner: +1 challenger,
-    -1 champion, 0 none)."""
-    v = verdict(result)
-    tags = {TAG_AB_WINNER: v["winner"], TAG_AB_VERDICT: v["text"]}
-    metrics = {
-        "verdict.winner": WINNER_CODE[v["winner"]],
-        "verdict.diff": v["diff"],
-        "verdict.relative_diff": v["relative_diff"],
-        "verdict.ci_low": v["ci_low"],
-        "verdict.ci_high": v["ci_high"],
-    }
-    return tags, metrics
 
 
 def variant_label(v: VariantResult) -> str:
@@ -294,7 +268,7 @@ def log_ab(
     files = write_outputs(result, out)
     ab_id = uuid.uuid4().hex[:12]
     name = run_name or f"A/B {variant_label(result.champion)} vs {variant_label(result.challenger)}"
-    verdict_tags, verdict_metrics = verdict_record(result)
+    verdict_tags, verdict_metrics = ab_verdict.verdict_record(verdict(result))
     slugs = segment_slugs(result.table["segment"].unique().tolist())
     with tracking.run(
         name,
