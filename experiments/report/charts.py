@@ -43,12 +43,12 @@ def tier_name(tier: str, lang: str) -> str:
 def layout(title: str, x: str, y: str, height: int = 420, **extra: Any) -> dict[str, Any]:
     """A layout with a title, both axis titles and the page's look."""
     out: dict[str, Any] = {
-        "title": {"text": title, "x": 0.01, "font": {"size": 16}},
-        "xaxis": {"title": {"text": x}, "automargin": True},
-        "yaxis": {"title": {"text": y}, "automargin": True},
-        "height": height,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "legend": {"orientation": "h", "y": -0.2},
+        "title": {"text": title, "x": 0.01, "y": 0.98, "yanchor": "top", "font": {"size": 16}},
+        "xaxis": {"title": {"text": x, "standoff": 8}, "automargin": True},
+        "yaxis": {"title": {"text": y, "standoff": 8}, "automargin": True},
+        "height": height + 30,
+        "margin": {"l": 60, "r": 20, "t": 80, "b": 50},
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "font": {"family": "system-ui, sans-serif", "size": 12},
