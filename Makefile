@@ -42,8 +42,10 @@ bench: $(STAMP)
 	test -d $(WORK)/bench200k || $(BIN)/linli synth --out $(WORK)/bench200k --people 200000 --items 30000 --months 1 --activity-scale 0.08 --quiet
 	$(BIN)/python -m experiments.benchmarks.bench_jobs --world $(WORK)/bench10k --world $(WORK)/bench200k --json $(WORK)/bench/bench_jobs.json
 
+# one uvicorn worker (the default 4 kept dying on 2 cores); experiments linli-training, -tuning, -evaluation, -matching, -ab, -reports
+MLFLOW_UI_PORT ?= 5000
 mlflow-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORK))/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORK))/mlflow.db --default-artifact-root $(abspath $(WORK))/mlartifacts --host 127.0.0.1 --port $(MLFLOW_UI_PORT) --workers 1
 
 # a shared tracking server: PostgreSQL (private cluster in $(WORK)/mlflow-server/pg) + served artifacts;
 # then `export MLFLOW_TRACKING_URI=http://127.0.0.1:$(MLFLOW_PORT)` for train/tune/evaluate/ab/retrain/export

@@ -44,10 +44,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from experiments import ab_verdict
 from features.cli_parser import LinliParser, existing_dir, one_line
 from features.errors import LinliInputError
 from features.progress import Steps
@@ -61,12 +63,14 @@ from training.evaluation.compare import (
     VariantSpec,
     run_ab,
 )
+from training.mlflow_layout import version_label
 from training.settings import Settings, load_settings
 
 log = logging.getLogger("linli.ab")
 
 TAG_AB_ID = "linli.ab.id"
 TAG_AB_VARIANT = "linli.ab.variant"
+TAG_AB_WINNER, TAG_AB_VERDICT = ab_verdict.TAG_AB_WINNER, ab_verdict.TAG_AB_VERDICT
 
 
 # -- plots and logging (I/O) ---------------------------------------------------------------------------
@@ -173,6 +177,27 @@ def comparison_metrics(result: ABResult, slugs: dict[str, str]) -> dict[str, flo
     return {**m, "n_users": float(overall["n_users"].max()), "seconds": result.seconds}
 
 
+def verdict(result: ABResult) -> dict[str, Any]:
+    """Which variant wins on the lead metric, by how much, with its CI (a CI that holds 0
+    is no winner): ``winner``, ``text`` and the numbers."""
+    main = result.config["metrics"][0]
+    d = result.row(main)
+    return ab_verdict.verdict(
+        main,
+        float(d["diff"]),
+        float(d["ci_low"]),
+        float(d["ci_high"]),
+        float(d[CHAMPION]),
+        float(result.config.get("alpha", 0.05)),
+    )
+
+
+def variant_label(v: VariantResult) -> str:
+    """``blend v3 @champion`` for a registered version, the kind for a config."""
+    alias = v.info.get("alias")
+    return version_label(v.kind, v.info.get("version") or None, [alias] if alias else [])
+
+
 def run_note(result: ABResult, ab_id: str) -> str:
     """The parent run's note: what was compared, the lead metric's difference, how to compare."""
     a, b, main = result.champion, result.challenger, result.config["metrics"][0]
@@ -200,9 +225,7 @@ def _log_variant(
     from training import tracking
 
     with tracking.run(
-        f"{v.name}: {v.info.get('alias') or ''}{' v' + str(v.info['version']) if v.info.get('version') else ''} {v.kind} ({v.mode})".replace(
-            "  ", " "
-        ),
+        f"{v.name}: {variant_label(v)} ({v.mode})",
         settings,
         nested=True,
         tags={
@@ -246,7 +269,8 @@ def log_ab(
 
     files = write_outputs(result, out)
     ab_id = uuid.uuid4().hex[:12]
-    name = run_name or f"ab {result.config['champion']} vs {result.config['challenger']}"
+    name = run_name or f"A/B {variant_label(result.champion)} vs {variant_label(result.challenger)}"
+    verdict_tags, verdict_metrics = ab_verdict.verdict_record(verdict(result))
     slugs = segment_slugs(result.table["segment"].unique().tolist())
     with tracking.run(
         name,
@@ -259,7 +283,8 @@ def log_ab(
         )
         tracking.log_params({"metrics": ",".join(result.config["metrics"])}, prefix="ab.")
         tracking.log_params(result.fold_info, prefix="holdout.")
-        tracking.log_metrics(comparison_metrics(result, slugs))
+        tracking.log_metrics({**comparison_metrics(result, slugs), **verdict_metrics})
+        tracking.set_tags(verdict_tags)
         for f in files:
             tracking.log_artifact(f, "ab")
         tracking.set_tags(

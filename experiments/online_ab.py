@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments import ab_verdict
 from features.cli_parser import LinliParser, existing_path, one_line
 from features.progress import Steps
 from features.schema import PURCHASE_EVENTS, Col, EventType
@@ -466,6 +467,17 @@ def write_outputs(result: OnlineABResult, out: Path) -> list[Path]:
     return files
 
 
+LEAD_METRIC = "conversion"  # what the verdict is read on
+
+
+def verdict(result: OnlineABResult) -> dict[str, Any]:
+    """Which variant wins on conversion (challenger − champion, delta-method CI)."""
+    d = result.diff(LEAD_METRIC)
+    return ab_verdict.verdict(
+        LEAD_METRIC, float(d["diff"]), float(d["ci_low"]), float(d["ci_high"]), float(d[CHAMPION])
+    )
+
+
 def log_result(
     result: OnlineABResult, out: Path, settings: Settings | None = None, run_name: str = "online-ab"
 ) -> str:
@@ -499,7 +511,9 @@ def log_result(
                 m[f"diff.{r['metric']}.{key}" if key != "diff" else f"diff.{r['metric']}"] = r[key]
         if "srm_p_value" in result.info:
             m["srm_p_value"] = result.info["srm_p_value"]
-        tracking.log_metrics(m)
+        verdict_tags, verdict_metrics = ab_verdict.verdict_record(verdict(result))
+        tracking.log_metrics({**m, **verdict_metrics})
+        tracking.set_tags({**verdict_tags, "linli.ab.decision_metric": LEAD_METRIC})
         for f in files:
             tracking.log_artifact(f, "online_ab")
     return run_id

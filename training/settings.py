@@ -23,7 +23,11 @@ class TrackingSettings(BaseModel):
         description="MLflow tracking URI; None means a SQLite store under work_dir "
         "(MLFLOW_TRACKING_URI overrides both).",
     )
-    experiment: str = "linli"
+    experiment: str = Field(
+        "linli",
+        description="base name of the MLflow experiments: <base>-training, -tuning, "
+        "-evaluation, -matching, -ab, -reports (training.mlflow_layout).",
+    )
     registered_model: str = "linli-recommender"
 
 

@@ -41,6 +41,19 @@ import pandas as pd
 from features.cli_parser import LinliParser
 from features.matrix import IdMap, Interactions
 from features.schema import Col
+from training import mlflow_layout as layout
+from training.pyfunc_model import (
+    ITEMS_ARTIFACT,
+    RECOMMENDER_ARTIFACT,
+    USERS_ARTIFACT,
+    pip_requirements,
+    pyfunc_class,
+    read_ids,
+    signature,
+)
+from training.pyfunc_model import (
+    predict_frame as predict_frame,  # re-exported: callers use tracking.predict_frame
+)
 from training.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -50,19 +63,19 @@ log = logging.getLogger("linli.tracking")
 
 ARTIFACT_DIR = "mlartifacts"
 MODEL_NAME = "model"  # the LoggedModel name inside a run
-RECOMMENDER_ARTIFACT = "recommender"
-USERS_ARTIFACT = "users"
-ITEMS_ARTIFACT = "items"
 TAG_RUN_TYPE = "linli.run_type"
 TAG_MODEL_KIND = "linli.model_kind"
 TAG_STATE_SHA = "linli.state_sha256"  # model version tag: sha256 of the pickled state
 ALIASES = ("champion", "challenger")
+TAG_ROLE = "linli.role"  # run tag of a registered version: champion / challenger / ""
+TAG_ALIASES = "linli.aliases"  # run tag: every alias of the version, champion first
+TAG_VERSION = "linli.model_version"  # run tag: the registered version the run produced
 _PARAM_MAX = 6000  # MLflow's limit on a param value
 
 
 # -- set-up ------------------------------------------------------------------------------
-def configure(settings: Settings | None = None, experiment: str | None = None) -> str:
-    """Point MLflow at the settings' store, create/select the experiment; returns its id."""
+def connect(settings: Settings | None = None) -> Settings:
+    """Point MLflow (tracking and registry) at the settings' store; the settings in force."""
     import mlflow
 
     settings = settings or load_settings()
@@ -72,7 +85,25 @@ def configure(settings: Settings | None = None, experiment: str | None = None) -
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    name = experiment or settings.tracking.experiment
+    return settings
+
+
+def resolve_experiment(settings: Settings, experiment: str | None) -> str:
+    """An experiment kind (``training``, ``ab``, ...) -> its full name; a full name as is."""
+    if experiment is None:
+        return layout.experiment_name(settings.tracking.experiment, layout.DEFAULT_KIND)
+    if experiment in layout.EXPERIMENT_KINDS:
+        return layout.experiment_name(settings.tracking.experiment, experiment)
+    return experiment
+
+
+def configure(settings: Settings | None = None, experiment: str | None = None) -> str:
+    """Point MLflow at the store, create/select the experiment (a kind or a name); its id."""
+    import mlflow
+
+    settings = connect(settings)
+    uri = settings.mlflow_uri
+    name = resolve_experiment(settings, experiment)
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(name)
     if exp is None:
@@ -88,6 +119,23 @@ def configure(settings: Settings | None = None, experiment: str | None = None) -
     return str(exp_id)
 
 
+def experiment_ids(
+    settings: Settings | None = None, kinds: tuple[str, ...] | None = None
+) -> list[str]:
+    """Ids of the existing Linli experiments of these kinds (all kinds, plus a pre-split
+    single experiment named like the base, when ``kinds`` is None)."""
+    import mlflow
+
+    settings = connect(settings)
+    base = settings.tracking.experiment
+    names = [layout.experiment_name(base, k) for k in (kinds or layout.EXPERIMENT_KINDS)]
+    if kinds is None:
+        names.append(base)
+    client = mlflow.MlflowClient()
+    found = (client.get_experiment_by_name(n) for n in names)
+    return [e.experiment_id for e in found if e is not None]
+
+
 @contextmanager
 def run(
     name: str,
@@ -96,12 +144,18 @@ def run(
     tags: Mapping[str, str] | None = None,
     experiment: str | None = None,
 ) -> Iterator[str]:
-    """An MLflow run (nested under the active one when ``nested``); yields the run id."""
+    """An MLflow run (nested under the active one when ``nested``); yields the run id.
+
+    A top-level run goes to ``experiment`` (a kind or a name), by default to the experiment
+    of its ``linli.run_type`` tag (:mod:`training.mlflow_layout`); a nested run stays in its
+    parent's experiment.
+    """
     import mlflow
 
+    tags = dict(tags or {})
     if not nested or mlflow.active_run() is None:
-        configure(settings, experiment)
-    with mlflow.start_run(run_name=name, nested=nested, tags=dict(tags or {})) as r:
+        configure(settings, experiment or layout.experiment_kind(tags.get(TAG_RUN_TYPE)))
+    with mlflow.start_run(run_name=name, nested=nested, tags=tags) as r:
         yield r.info.run_id
 
 
@@ -226,109 +280,6 @@ def log_data(info: Mapping[str, Any], context: str = "training", name: str | Non
 
 
 # -- models ------------------------------------------------------------------------------
-def _pyfunc_class() -> type:
-    """The PythonModel wrapper (built lazily so mlflow loads only when used)."""
-    import mlflow.pyfunc
-
-    class LinliRecommender(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
-        """pyfunc face of a Linli Recommender: rows of ``user_id`` (and ``k``) -> ranked items."""
-
-        def load_context(self, context: Any) -> None:
-            from training.models.base import Recommender
-
-            self.model = Recommender.load(context.artifacts[RECOMMENDER_ARTIFACT])
-            self.users = _read_ids(context.artifacts.get(USERS_ARTIFACT), Col.USER_ID)
-            self.items = _read_ids(context.artifacts.get(ITEMS_ARTIFACT), Col.ITEM_ID)
-
-        def predict(
-            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-        ) -> pd.DataFrame:
-            k = int((params or {}).get("k", 10))
-            return predict_frame(self.model, self.users, self.items, model_input, k)
-
-    return LinliRecommender
-
-
-def _read_ids(path: str | None, column: str) -> IdMap | None:
-    if not path or not Path(path).exists():
-        return None
-    return IdMap(np.asarray(pd.read_parquet(path)[column], dtype=object))
-
-
-def predict_frame(
-    model: Recommender,
-    users: IdMap | None,
-    items: IdMap | None,
-    frame: pd.DataFrame,
-    k: int = 10,
-) -> pd.DataFrame:
-    """Top-k for each ``user_id`` (or ``user_index``) row: user_id, rank, item_id, score."""
-    if Col.USER_ID in frame.columns and users is not None:
-        idx = users.index(frame[Col.USER_ID])
-        labels = frame[Col.USER_ID].astype("string").to_numpy()
-    else:
-        idx = frame["user_index"].to_numpy(dtype=np.int64)
-        labels = idx.astype(str)
-    known = idx >= 0
-    rows: list[pd.DataFrame] = []
-    if known.any():
-        rec, score = model.recommend(idx[known], k=k)
-        n = rec.shape[1]
-        if items is not None:
-            item_ids = np.asarray(items.ids[np.maximum(rec, 0)], dtype=object)
-            item_ids[rec < 0] = None
-        else:
-            item_ids = rec.astype(str).astype(object)
-            item_ids[rec < 0] = None
-        rows.append(
-            pd.DataFrame(
-                {
-                    Col.USER_ID: np.repeat(labels[known], n),
-                    "rank": np.tile(np.arange(1, n + 1), int(known.sum())),
-                    Col.ITEM_ID: item_ids.ravel(),
-                    Col.SCORE: score.ravel(),
-                }
-            )
-        )
-    out = (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=[Col.USER_ID, "rank", Col.ITEM_ID, Col.SCORE])
-    )
-    return out[out[Col.ITEM_ID].notna()].reset_index(drop=True)
-
-
-def _signature() -> Any:
-    """Input ``user_id`` (string), output ranked rows, param ``k``."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
-
-    return ModelSignature(
-        inputs=Schema([ColSpec("string", Col.USER_ID)]),
-        outputs=Schema(
-            [
-                ColSpec("string", Col.USER_ID),
-                ColSpec("long", "rank"),
-                ColSpec("string", Col.ITEM_ID),
-                ColSpec("float", Col.SCORE),
-            ]
-        ),
-        params=ParamSchema([ParamSpec("k", "long", 10)]),
-    )
-
-
-def _pip_requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    reqs = []
-    for dist in ("mlflow", "numpy", "pandas", "scipy", "pydantic", "implicit", "rectools-lightfm"):
-        try:
-            reqs.append(f"{dist}=={version(dist)}")
-        except PackageNotFoundError:
-            continue
-    return reqs
-
-
 @dataclass
 class LoggedRecommender:
     """Where a logged model went: its model URI and, when registered, name and version."""
@@ -366,11 +317,11 @@ def log_recommender(
             warnings.simplefilter("ignore")
             info = mlflow.pyfunc.log_model(
                 name=MODEL_NAME,
-                python_model=_pyfunc_class()(),
+                python_model=pyfunc_class()(),
                 artifacts=artifacts,
                 registered_model_name=name if register else None,
-                pip_requirements=_pip_requirements(),
-                signature=_signature(),
+                pip_requirements=pip_requirements(),
+                signature=signature(),
                 tags={TAG_MODEL_KIND: str(model.config.kind)},
             )
     version = info.registered_model_version
@@ -425,6 +376,8 @@ def log_training(
     if alias and logged.version:
         set_alias(alias, logged.version, settings)
         logged.aliases.append(alias)
+    elif logged.version:
+        label_version(logged.version, settings, note="registered, no alias yet")
     return TrainingRecord(run_id, logged, info)
 
 
@@ -432,27 +385,82 @@ def log_training(
 def _client(settings: Settings | None) -> Any:
     import mlflow
 
-    configure(settings)
+    connect(settings)
     return mlflow.MlflowClient()
+
+
+def _now() -> str:
+    return pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def label_version(
+    version: str | int, settings: Settings | None = None, name: str | None = None, note: str = ""
+) -> str:
+    """Name the run that registered ``version`` after it (``blend v3 @champion``), tag its role
+    and aliases, and describe the version: the label and holdout metrics, then ``note`` on top
+    of the earlier notes (its alias history, newest first); the label."""
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or load_settings()
+    client = _client(settings)
+    name = name or settings.tracking.registered_model
+    mv = client.get_model_version(name, str(version))
+    aliases = layout.sorted_aliases(mv.aliases or [])
+    kind, metrics = "", {}
+    if mv.run_id:
+        try:
+            run_ = client.get_run(mv.run_id)
+        except MlflowException:  # the run was deleted: the version keeps its description
+            run_ = None
+        if run_ is not None:
+            kind, metrics = run_.data.tags.get(TAG_MODEL_KIND, ""), run_.data.metrics
+            label = layout.version_label(kind, mv.version, aliases)
+            client.update_run(mv.run_id, name=label)
+            for key, value in (
+                (TAG_ROLE, layout.role_of(aliases)),
+                (TAG_ALIASES, ",".join(aliases)),
+                (TAG_VERSION, str(mv.version)),
+            ):
+                client.set_tag(mv.run_id, key, value)
+    label = layout.version_label(kind, mv.version, aliases)
+    scores = ", ".join(
+        f"{m.replace('_at_', '@')} {metrics[m]:.4f}"
+        for m in ("ndcg_at_10", "recall_at_10")
+        if m in metrics
+    )
+    head = f"{label}" + (f" (holdout {scores})" if scores else "")
+    history = [line for line in (mv.description or "").splitlines() if line.startswith("- ")]
+    lines = [head, *([f"- {note}"] if note else []), *history]
+    client.update_model_version(name, str(mv.version), description="\n".join(lines))
+    return label
 
 
 def set_alias(
     alias: str, version: str | int, settings: Settings | None = None, name: str | None = None
 ) -> None:
-    """Point ``alias`` (e.g. champion / challenger) at a registered version."""
+    """Point ``alias`` (e.g. champion / challenger) at a registered version; relabel the
+    version that had it and the one that gets it (run names, role tags, descriptions)."""
     settings = settings or load_settings()
-    client = _client(settings)
-    client.set_registered_model_alias(
-        name or settings.tracking.registered_model, alias, str(version)
+    name = name or settings.tracking.registered_model
+    before = alias_version(alias, settings, name)
+    _client(settings).set_registered_model_alias(name, alias, str(version))
+    when = _now()
+    if before is not None and before != str(version):
+        label_version(before, settings, name, f"was {alias} until {when}; replaced by v{version}")
+    since = f"{alias} since {when}" + (
+        f"; replaced v{before}" if before not in (None, str(version)) else ""
     )
+    label_version(version, settings, name, since)
 
 
 def delete_alias(alias: str, settings: Settings | None = None, name: str | None = None) -> None:
-    """Remove an alias from the registered model."""
+    """Remove an alias from the registered model (and from its version's labels)."""
     settings = settings or load_settings()
-    _client(settings).delete_registered_model_alias(
-        name or settings.tracking.registered_model, alias
-    )
+    name = name or settings.tracking.registered_model
+    before = alias_version(alias, settings, name)
+    _client(settings).delete_registered_model_alias(name, alias)
+    if before is not None:
+        label_version(before, settings, name, f"was {alias} until {_now()}")
 
 
 def alias_version(
@@ -556,8 +564,8 @@ def load_recommender(
                 "model version %s has no recorded state digest: loaded unverified", mv.version
             )
         model = Recommender.load(rec_dir, expect_sha256=expected)
-        users = _read_ids(next(map(str, local.rglob("users.parquet")), None), Col.USER_ID)
-        items = _read_ids(next(map(str, local.rglob("items.parquet")), None), Col.ITEM_ID)
+        users = read_ids(next(map(str, local.rglob("users.parquet")), None), Col.USER_ID)
+        items = read_ids(next(map(str, local.rglob("items.parquet")), None), Col.ITEM_ID)
     return LoadedModel(model, users, items, str(mv.version), mv.run_id)
 
 
@@ -575,14 +583,20 @@ def run_data(run_id: str, settings: Settings | None = None) -> dict[str, Any]:
 
 
 def search_runs(
-    filter_string: str = "", settings: Settings | None = None, max_results: int = 100
+    filter_string: str = "",
+    settings: Settings | None = None,
+    max_results: int = 100,
+    kinds: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Runs of the settings' experiment matching an MLflow filter string, newest first."""
+    """Runs of the Linli experiments (of ``kinds``; all by default) matching an MLflow
+    filter string, newest first."""
     import mlflow
 
-    exp_id = configure(settings)
+    ids = experiment_ids(settings, kinds)
+    if not ids:
+        return pd.DataFrame()
     return mlflow.search_runs(  # type: ignore[no-any-return]
-        experiment_ids=[exp_id],
+        experiment_ids=ids,
         filter_string=filter_string,
         max_results=max_results,
         order_by=["attributes.start_time DESC"],

@@ -34,5 +34,5 @@ curl -s -X POST "http://127.0.0.1:$PORT/live/plan" -H 'content-type: application
 cat <<EOT
 
 Outputs: world $W/world  features $W/features (summary.json, rejects/)  matching $W/matching
-MLflow UI: make mlflow-ui  (http://127.0.0.1:5000, experiment 'linli')
+MLflow UI: make mlflow-ui  (http://127.0.0.1:5000; experiments linli-training, -tuning, -evaluation, -matching, -ab, -reports)
 EOT

@@ -27,4 +27,4 @@ linli simulate --features "$W/features" --truth "$W/world/truth" --out "$W/simul
 step "6/7 BI report -> $W/report.html (+ docs/report.png)"
 linli report --out "$W/report.html" --features "$W/features" --screenshot docs/report.png
 step "7/7 done"
-echo "MLflow UI: $BIN/mlflow ui --backend-store-uri sqlite:///$(cd "$W" && pwd)/mlflow.db --port 5000"
+echo "MLflow UI: $BIN/mlflow ui --backend-store-uri sqlite:///$(cd "$W" && pwd)/mlflow.db --port 5000 --workers 1  (experiments linli-training, linli-ab, linli-reports, ...)"

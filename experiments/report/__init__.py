@@ -22,10 +22,16 @@ MLflow registry. Sections, each a plot with a title, axis labels and units:
    day and event type with the last 7 days against the 28 before (drift flagged outside
    x0.5 .. x2), next to the volume the champion was trained on.
 
-Plots are inline SVG (matplotlib, glyphs as paths): no script, no external file, nothing
-for a browser to fetch. ``--screenshot`` opens the page in headless Chromium, fails on any
-console message, and writes a PNG. The page is logged to MLflow as an artifact (``report/``).
-Pure functions compute the tables; plotting and I/O sit at the edges.
+A plain-words summary for operations opens the page; an A/B section lists the A/B runs in
+MLflow (who wins, by how much, the CI) or says none ran; model metrics, data volume, a glossary
+and file paths sit in a closed details section. Text is Chinese with an English toggle.
+
+Charts are Plotly specs drawn by the reader's browser (plotly.js inlined: the page is one
+self-contained file, nothing is fetched), so every label is text in the reader's own fonts,
+never glyphs baked where a font lacked them. ``--screenshot`` opens the page in headless
+Chromium, fails on any console message, and writes a PNG. The page is logged to MLflow as an
+artifact (``report/``) in the reports experiment. Pure functions compute the tables and the
+chart specs; I/O sits at the edges.
 """
 
 from __future__ import annotations

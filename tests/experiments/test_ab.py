@@ -155,7 +155,7 @@ def test_registered_versions_logged_as_parent_and_children(
     assert res.champion.mode == res.challenger.mode == "refit"
     assert res.champion.info["version"] == "1" and res.challenger.kind == "popularity"
     parent = ab.log_ab(res, tmp_path / "ab", tracked)
-    runs = mlflow.search_runs(experiment_names=[tracked.tracking.experiment])
+    runs = mlflow.search_runs(experiment_names=[tracked.tracking.experiment + "-ab"])
     children = runs[runs["tags.mlflow.parentRunId"] == parent]
     assert sorted(children["tags.linli.ab.variant"]) == ["challenger", "champion"]
     assert children["tags.linli.ab.id"].nunique() == 1

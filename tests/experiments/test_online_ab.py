@@ -188,6 +188,8 @@ def test_worse_challenger_is_detected_with_the_right_sign(
 
     r = mlflow.get_run(run_id)
     assert r.data.tags["linli.run_type"] == "online-ab"
+    assert r.data.tags["linli.ab.winner"] == "champion"  # popularity converts less
+    assert r.data.metrics["verdict.winner"] == -1.0 and r.data.metrics["verdict.ci_high"] < 0
     assert r.data.metrics["diff.conversion.ci_high"] < 0
     assert r.data.metrics["champion.exposures"] + r.data.metrics["challenger.exposures"] == len(ex)
 

@@ -200,7 +200,7 @@ def test_cli_tafeng_writes_everything_and_logs_mlflow(
     assert (tmp_path / "recs" / "p_topfreq.json").exists()
     assert not (tmp_path / "mlruns").exists()
 
-    runs = mlflow.search_runs(experiment_names=[Settings().tracking.experiment])
+    runs = mlflow.search_runs(experiment_names=[Settings().tracking.experiment + "-evaluation"])
     parent = runs[runs["tags.linli.run_type"] == "leaderboard"]
     children = runs[runs["tags.linli.run_type"] == "leaderboard-model"]
     assert len(parent) == 1 and len(children) == 2

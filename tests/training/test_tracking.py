@@ -174,7 +174,7 @@ def test_train_cli_registers_and_alias_cli(
     assert "champion" in capsys.readouterr().out
     assert tracking.main(["set", "--version", "99", "--alias", "champion"]) == 2
 
-    runs = mlflow.search_runs(experiment_names=[tracked.tracking.experiment])
+    runs = mlflow.search_runs(experiment_names=[tracked.tracking.experiment + "-training"])
     row = runs.iloc[0]
     for k in (5, 10, 20):  # holdout metrics at every k, named like every other run
         assert np.isfinite(row[f"metrics.recall_at_{k}"]) and np.isfinite(
@@ -208,7 +208,7 @@ def test_tune_nested_runs_resume_and_register(world: Path, tracked: Settings) ->
     assert s1["trials_total"] == 2 and s1["version"] == "1"
     s2 = tune("popularity", 1, tracked, features=world, study_name="pop", register=False)
     assert s2["trials_total"] == 3  # resumed from the SQLite study
-    runs = mlflow.search_runs(experiment_names=[tracked.tracking.experiment])
+    runs = mlflow.search_runs(experiment_names=[tracked.tracking.experiment + "-tuning"])
     trials = runs[runs["tags.linli.run_type"] == "tune-trial"]
     assert len(trials) == 3
     parents = set(runs.loc[runs["tags.linli.run_type"] == "tune", "run_id"])
