@@ -119,7 +119,7 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
     401: {"error": "unauthorized"},
     404: {"error": "group_id: unknown group 'G99999'", "field": "group_id"},
     408: {"error": "request body not received within 10 s"},
-    413: {"error": "request body too large: at most 1048576 bytes", "field": "body"},
+    413: {"error": "request body too large: at most 2097152 bytes", "field": "body"},
     415: {"error": "content-type: send a JSON body (application/json)", "field": "content-type"},
     422: {"error": "group_id: group 'G00042' has no current members", "field": "group_id"},
     429: {"error": "Too many requests"},
@@ -225,6 +225,7 @@ def build(
     """
     spec: dict[str, Any] = copy.deepcopy(base)
     spec["openapi"] = "3.1.0"
+    spec["servers"] = [{"url": "/", "description": "this server"}]
     spec["info"] = {"title": TITLE, "version": service_version(), "description": DESCRIPTION}
     spec["tags"] = [{"name": n, "description": d} for n, d, _ in TAGS]
     refs, schemas = _schemas(models)
