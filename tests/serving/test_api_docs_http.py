@@ -12,11 +12,12 @@ import httpx
 import pytest
 from serving_world import shared_bundle
 
+from serving import api_check
 from serving.cli import free_port, server_env, start_server, stop_server
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 TOKEN = "docs-test-token"
-CLASS_NAMES = ("IODescriptor", "Request\"", "RankUserRequest", "SimilarRequest", "GroupRequest")
+CLASS_NAMES = ("IODescriptor", 'Request"', "RankUserRequest", "SimilarRequest", "GroupRequest")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,7 @@ def test_every_documented_example_answers_200(client: httpx.Client, spec: dict[s
             assert r.status_code == 200, (route, example, r.text[:300])
             sent += 1
     assert sent >= 16
+    assert api_check.main(["--url", str(client.base_url), "--token", TOKEN]) == 0
 
 
 def test_bare_phone_numeric_ids_and_get_info(client: httpx.Client) -> None:
@@ -82,7 +84,9 @@ def test_bare_phone_numeric_ids_and_get_info(client: httpx.Client) -> None:
     r = client.post("/items/similar", json={"item_id": "fruit-1", "user": "13900000003"})
     assert r.status_code == 200
     r = client.post("/rank/user", json={"user": "w3"})
-    assert r.status_code == 400 and "phone:" in r.json()["error"] and "11-digit" in r.json()["error"]
+    assert (
+        r.status_code == 400 and "phone:" in r.json()["error"] and "11-digit" in r.json()["error"]
+    )
     as_text = client.post("/segments/profile", json={"segment_id": "1"}).json()
     as_number = client.post("/segments/profile", json={"segment_id": 1})
     assert as_number.status_code == 200 and as_number.json()["profile"] == as_text["profile"]
