@@ -174,15 +174,13 @@ def errors_for(route: str, protect_ranking: bool = False) -> dict[str, dict[str,
 
 def _schemas(models: Models) -> tuple[dict[Any, str], dict[str, Any]]:
     """(model, mode) -> its $ref, and the component schemas of every model (pydantic's)."""
+    mode: JsonSchemaMode = "validation"  # one schema per model, the fields as declared
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-        (s.ErrorResponse, "serialization"),
-        (s.ValidationErrorResponse, "serialization"),
+        (s.ErrorResponse, mode),
+        (s.ValidationErrorResponse, mode),
     ]
     for req, resp in models.values():
-        if req is not None:
-            wanted.append((req, "validation"))
-        if resp is not None:
-            wanted.append((resp, "serialization"))
+        wanted += [(m, mode) for m in (req, resp) if m is not None]
     wanted = list(dict.fromkeys(wanted))
     refs, top = models_json_schema(wanted, ref_template=REF)
     return {k: str(v["$ref"]) for k, v in refs.items()}, dict(top.get("$defs", {}))
@@ -213,7 +211,7 @@ def _use_models(op: dict[str, Any], route: str, models: Models, refs: dict[Any, 
         media["schema"] = {"$ref": refs[(req, "validation")]}
     ok = op.get("responses", {}).get("200", {}).get("content", {}).get("application/json")
     if resp is not None and ok is not None:
-        ok["schema"] = {"$ref": refs[(resp, "serialization")]}
+        ok["schema"] = {"$ref": refs[(resp, "validation")]}
 
 
 def build(

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 __all__ = [
     "AudienceCounts",
@@ -50,6 +57,20 @@ def _as_text(value: Any) -> Any:
 
 
 TableText = Annotated[str, BeforeValidator(_as_text)]
+
+
+class _Sparse(BaseModel):
+    """A model whose optional fields are left out of the answer when nobody set them.
+
+    Rows of matching tables and intervals carry only what they have; the fields are declared
+    for the documentation, not to add nulls to the JSON.
+    """
+
+    @model_serializer(mode="wrap")
+    def _without_unset_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        declared, given = type(self).model_fields, self.model_fields_set
+        return {k: v for k, v in data.items() if v is not None or k in given or k not in declared}
 
 
 class ItemOut(BaseModel):
@@ -134,7 +155,7 @@ class BundleItem(BaseModel):
     name: str = Field(..., description="Item name.")
 
 
-class BundleOut(BaseModel):
+class BundleOut(_Sparse):
     """One bundle of complementary items (mined bundles carry their table's columns too)."""
 
     model_config = ConfigDict(extra="allow")
@@ -212,7 +233,7 @@ class SegmentProfileResponse(BaseModel):
     )
 
 
-class HostOut(BaseModel):
+class HostOut(_Sparse):
     """A live-stream host (a host_scores table's columns when it has one)."""
 
     model_config = ConfigDict(extra="allow")
@@ -225,7 +246,7 @@ class HostOut(BaseModel):
     )
 
 
-class KOCOut(BaseModel):
+class KOCOut(_Sparse):
     """A key opinion consumer (a koc table's columns when it has one)."""
 
     model_config = ConfigDict(extra="allow")
@@ -280,7 +301,7 @@ class PlanHost(BaseModel):
     reasons: str = Field("", description="Why this host, in words.")
 
 
-class Rate(BaseModel):
+class Rate(_Sparse):
     """A predicted rate with its interval."""
 
     predicted: float = Field(..., description="Point prediction.")
