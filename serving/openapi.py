@@ -17,8 +17,10 @@ also answer 404 or 422 says so in :data:`ROUTE_ERRORS`, e.g.
 from __future__ import annotations
 
 import copy
+import tomllib
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -136,11 +138,16 @@ _HEALTH = frozenset({"/info", "/healthz", "/livez", "/readyz", "/metrics"})
 
 
 def service_version() -> str:
-    """The installed package's version (pyproject.toml)."""
+    """The package version: installed metadata, else pyproject.toml beside the code (a bento)."""
     try:
         return package_version("linli")
     except PackageNotFoundError:
-        return "0+unknown"
+        pass
+    try:
+        with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as f:
+            return str(tomllib.load(f)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
 
 
 def _tag(route: str) -> str:
