@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = server_env(bundle, work)
     proc = start_server(args.port, env, work / "server.log", timeout=180)
-    print(f"\nLinli is serving {bundle} on http://127.0.0.1:{args.port} (docs: /docs)")
+    print(f"\nLinli is serving {bundle} on http://127.0.0.1:{args.port}")
+    print(
+        f"API page: http://127.0.0.1:{args.port}/docs (an example per endpoint; check them all: "
+        f"python -m serving.api_check --url http://127.0.0.1:{args.port})"
+    )
     print("try:")
     for path, body in examples(bundle):
         r = httpx.post(f"http://127.0.0.1:{args.port}{path}", json=body, timeout=30)

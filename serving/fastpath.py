@@ -8,8 +8,8 @@ middleware stack, after :class:`serving.guard.Guard` (tokens, body size) and the
 content-type check, so those still hold, as do BentoML's metrics, tracing and access log
 around it. It does what the endpoint did, with the same models and answers:
 
-- the body is validated by the endpoint's own request model (``400`` with ``detail[].loc``
-  naming the field, as BentoML answers);
+- the body is validated by the endpoint's own request model (``400`` with the one-line
+  ``error`` naming the field, and ``detail[].loc``: :func:`serving.validation.error_body`);
 - the engine comes from :meth:`serving.runtime.Runtime.sync` (live constraints, reloads and
   A/B changes from the store apply before the answer), and the engine logs the exposure;
 - :class:`serving.engine.ApiError` becomes its status and ``{"error", "field"}`` body;
@@ -32,6 +32,7 @@ from serving import schemas as s
 from serving.engine import ApiError, Engine
 from serving.log_privacy import log_client_error
 from serving.runtime import Runtime
+from serving.validation import error_body
 
 log = logging.getLogger("linli.serving.fastpath")
 
@@ -57,9 +58,7 @@ def answer(runtime: Runtime, path: str, body: bytes) -> tuple[int, bytes]:
         req = model.model_validate_json(body or b"{}")
     except ValidationError as exc:
         log_client_error(path, exc)
-        detail = exc.errors(include_context=False, include_input=False, include_url=False)
-        err = {"error": f"{exc.error_count()} validation error for {exc.title}", "detail": detail}
-        return 400, json.dumps(err, ensure_ascii=False, default=str).encode()
+        return 400, json.dumps(error_body(exc), ensure_ascii=False, default=str).encode()
     try:
         return 200, handler(runtime.sync(), req).model_dump_json().encode()
     except ApiError as exc:

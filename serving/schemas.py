@@ -1,30 +1,82 @@
-"""Request and response models of the HTTP API (pydantic): bounds, descriptions, examples.
+"""Request and response models of the HTTP API (pydantic): bounds and field descriptions.
 
-Examples are given per field (BentoML 1.4 rejects model-level `examples` in its OpenAPI).
+Whole-request examples live in :mod:`serving.api_examples` (one per route, with ids of the
+served bundle); the OpenAPI page is assembled by :mod:`serving.openapi`.
 
 Every request model forbids unknown fields, so a typo is a 400 naming it rather than a
 silently ignored option. Bounds: k in 1..200; explicit groups up to 1000 members;
-identifiers and ids up to 256 characters; lists bounded.
+identifiers and ids up to 256 characters; lists bounded. Ids that look like numbers may be
+sent as JSON numbers (``"segment_id": 4`` is ``"4"``). A person's identifier is
+``type:value`` (``wecom:...``, ``openid:...``, ``phone:...``, ``member_card:...``; the unified
+user id has this form) or a bare 11-digit mainland phone (``+86``, spaces and dashes
+allowed), which is read as ``phone:``; anything else is a 400 that lists these forms.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from serving.response_models import *  # noqa: F403  (the answers, re-exported)
 
 MAX_K = 200
 MAX_GROUP = 1000
 MAX_CANDIDATES = 5000
 MAX_ID = 256
 
+ID_FORMS = (
+    "wecom:…, openid:…, phone:…, member_card:… (type:value; the unified user_id has this "
+    "form) or a bare 11-digit mainland phone such as 13812345678 (+86, spaces, dashes allowed)"
+)
+_PHONE = re.compile(r"^(?:\+?86|0086)?(1\d{10})$")
+_PHONE_NOISE = re.compile(r"[\s\-().]")
+
+
+def _number_as_text(value: Any) -> Any:
+    """An id sent as a JSON number (``"segment_id": 4``) is the id written in digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def person_identifier(text: str) -> str:
+    """``type:value`` as given; a bare mainland phone -> ``phone:<11 digits>``; else ValueError."""
+    if ":" in text:
+        return text
+    match = _PHONE.match(_PHONE_NOISE.sub("", text))
+    if match:
+        return f"phone:{match.group(1)}"
+    raise ValueError(f"not an identifier: use {ID_FORMS}")
+
+
+_ID_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+        {"type": "integer", "minimum": 0},
+    ]
+}
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID, strip_whitespace=True),
+    BeforeValidator(_number_as_text),
+    WithJsonSchema(_ID_SCHEMA),
 ]
+PersonId = Annotated[Identifier, AfterValidator(person_identifier)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 K = Annotated[int, Field(ge=1, le=MAX_K, description="How many items to return (1..200).")]
 StrategyName = Literal["average", "least_misery", "most_pleasure", "borda", "fair"]
+_USER = f"Any identifier of the person: {ID_FORMS}."
 
 
 class _Request(BaseModel):
@@ -37,7 +89,7 @@ class _Request(BaseModel):
 
 class _Filters(BaseModel):
     categories: list[Name] | None = Field(
-        None, max_length=50, description="Only items of these categories."
+        None, max_length=50, description="Only items of these categories (404 for an unknown one)."
     )
     candidates: list[Identifier] | None = Field(
         None,
@@ -51,12 +103,7 @@ class RankUserRequest(_Request, _Filters):
 
     model_config = ConfigDict(extra="forbid")
 
-    user: Identifier = Field(
-        ...,
-        description="Any identifier of the person: `wecom:...`, `phone:...`, `openid:...` "
-        "or the unified user_id.",
-        examples=["wecom:w12", "phone:13900000003"],
-    )
+    user: PersonId = Field(..., description=_USER)
     k: K = 10
     exclude_bought: bool = Field(False, description="Leave out items the user already bought.")
     group_id: Identifier | None = Field(
@@ -69,12 +116,12 @@ class RankGroupRequest(_Request, _Filters):
 
     model_config = ConfigDict(extra="forbid")
 
-    group_id: Identifier | None = Field(None, description="A known group.", examples=["g1"])
-    users: list[Identifier] | None = Field(
+    group_id: Identifier | None = Field(None, description="A known group (404 when unknown).")
+    users: list[PersonId] | None = Field(
         None,
         min_length=1,
         max_length=MAX_GROUP,
-        description="Explicit members (any identifiers), at most 1000.",
+        description=f"Explicit members, at most 1000; each is {ID_FORMS}.",
     )
     k: K = 10
     strategy: StrategyName = Field(
@@ -112,10 +159,10 @@ class SimilarRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    item_id: Identifier = Field(..., description="The item to find neighbours of.")
+    item_id: Identifier = Field(..., description="The item to find neighbours of (404 if unknown).")
     k: K = 10
-    user: Identifier | None = Field(
-        None, description="When given, items this person must not get are left out."
+    user: PersonId | None = Field(
+        None, description=f"When given, items this person must not get are left out. {_USER}"
     )
     categories: list[Name] | None = Field(None, max_length=50, description="Only these categories.")
 
@@ -125,13 +172,15 @@ class BundlesRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    segment_id: Identifier | None = Field(None, description="Bundles scored for this segment.")
+    segment_id: Identifier | None = Field(
+        None, description="Bundles scored for this segment (an id of `/segments`)."
+    )
     theme: Name | None = Field(None, description="Bundles of this theme (substring match).")
     items: list[Identifier] | None = Field(
-        None, max_length=20, description="Seed items the bundle should contain."
+        None, max_length=20, description="Seed items the bundle should contain (404 if unknown)."
     )
-    user: Identifier | None = Field(
-        None, description="Leave out bundles with an item this person must not get."
+    user: PersonId | None = Field(
+        None, description=f"Leave out bundles with an item this person must not get. {_USER}"
     )
     k: int = Field(5, ge=1, le=50, description="How many bundles (1..50).")
 
@@ -142,9 +191,17 @@ class ThemeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = Field(None, description="Theme name, e.g. 夏日轻食.")
-    items: list[Identifier] = Field(default_factory=list, max_length=200)
-    categories: list[Name] = Field(default_factory=list, max_length=50)
-    keywords: list[Name] = Field(default_factory=list, max_length=50, examples=[["减脂餐"]])
+    items: list[Identifier] = Field(
+        default_factory=list, max_length=200, description="Item ids on the theme."
+    )
+    categories: list[Name] = Field(
+        default_factory=list, max_length=50, description="Categories on the theme, e.g. fruit."
+    )
+    keywords: list[Name] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Words people use for the theme (searches, messages), e.g. 减脂餐.",
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> ThemeSpec:
@@ -158,7 +215,7 @@ class AudienceRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    theme: ThemeSpec
+    theme: ThemeSpec = Field(..., description="What the live-stream or campaign is about.")
     n: int = Field(120, ge=1, le=5000, description="Audience size (1..5000).")
 
 
@@ -173,7 +230,7 @@ class SegmentProfileRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    segment_id: Identifier
+    segment_id: Identifier = Field(..., description="A segment id of `/segments` (a number too).")
 
 
 class GroupRequest(_Request):
@@ -181,7 +238,7 @@ class GroupRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    group_id: Identifier = Field(..., examples=["g1"])
+    group_id: Identifier = Field(..., description="A known group (404 when unknown).")
     k: int = Field(5, ge=1, le=100, description="How many answers (1..100).")
 
 
@@ -190,11 +247,11 @@ class LivePlanRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    group_id: Identifier = Field(..., examples=["g1"])
+    group_id: Identifier = Field(..., description="A known group (404 when unknown).")
     theme: ThemeSpec | None = Field(None, description="Theme; inferred from the group when absent.")
     k: K = 8
     audience_n: int = Field(120, ge=1, le=5000, description="Audience size (1..5000).")
-    koc_n: int = Field(5, ge=0, le=50, description="KOCs to brief first.")
+    koc_n: int = Field(5, ge=0, le=50, description="KOCs to brief first (0..50).")
 
 
 class InfoRequest(_Request):
@@ -213,22 +270,6 @@ class IngestEventsRequest(_Request):
         description="Event objects: event_id, ts, event_type, id_type, id_value, item_id, "
         "quantity, amount, order_id, group_id, live_id, text, channel, referrer. Each is "
         "validated on its own; at most serving.ingest.max_batch (1000) per call (413 beyond).",
-        examples=[
-            [
-                {
-                    "event_id": "mp-000123",
-                    "ts": "2026-06-01T09:30:00+08:00",
-                    "event_type": "jielong",
-                    "id_type": "wecom",
-                    "id_value": "w12",
-                    "item_id": "fruit-1",
-                    "quantity": 2,
-                    "amount": 59.8,
-                    "order_id": "J-778",
-                    "group_id": "g1",
-                }
-            ]
-        ],
     )
 
 
@@ -239,17 +280,8 @@ class IngestLinksRequest(_Request):
 
     links: list[Any] = Field(
         ...,
-        description="Objects with id_type_a, id_value_a, id_type_b, id_value_b (ts, source).",
-        examples=[
-            [
-                {
-                    "id_type_a": "wecom",
-                    "id_value_a": "w12",
-                    "id_type_b": "openid",
-                    "id_value_b": "o-9",
-                }
-            ]
-        ],
+        description="Objects with id_type_a, id_value_a, id_type_b, id_value_b (ts, source): "
+        "two identifiers of one person.",
     )
 
 
@@ -262,16 +294,6 @@ class IngestTagsRequest(_Request):
         ...,
         description="Objects with id_type, id_value, tag (note, author, ts). `allergy:X` and "
         "`avoid:X` hold for every endpoint as soon as the call returns.",
-        examples=[
-            [
-                {
-                    "id_type": "wecom",
-                    "id_value": "w12",
-                    "tag": "allergy:mango",
-                    "note": "孩子对芒果过敏",
-                }
-            ]
-        ],
     )
 
 
@@ -292,259 +314,11 @@ class ExperimentRequest(_Request):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool | None = None
-    name: Name | None = None
-    challenger_share: float | None = Field(None, ge=0.0, le=1.0)
-    salt: Name | None = None
-
-
-# -- responses ---------------------------------------------------------------------------------
-class ItemOut(BaseModel):
-    """One ranked item."""
-
-    item_id: str
-    name: str
-    category: str | None = None
-    price: float | None = None
-    score: float
-    reason: str = Field(..., description="Short reason in words.")
-    conflicts: int | None = Field(
-        None, description="Group flag mode: members whose hard constraints this item breaks."
+    enabled: bool | None = Field(None, description="Route a share of traffic to the challenger.")
+    name: Name | None = Field(None, description="Experiment name written with each exposure.")
+    challenger_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="Share of people (groups) served by the challenger."
     )
-    conflict_tags: list[str] | None = Field(None, description="Those members' constraint tags.")
-
-
-class Served(BaseModel):
-    """Fields every ranked answer carries."""
-
-    request_id: str
-    variant: str = Field(..., description="champion or challenger (the A/B arm that served).")
-    model_version: str | None = None
-    fallback: str | None = Field(
-        None,
-        description="Why popular items were served instead of the model's: group_popular "
-        "or global_popular (null when the model ranked).",
+    salt: Name | None = Field(
+        None, description="Hash salt of the routing; a new salt reshuffles who sees which arm."
     )
-
-
-class RankUserResponse(Served):
-    """Items for one person."""
-
-    user_id: str | None = Field(None, description="Unified user id (null for an unknown user).")
-    known_user: bool
-    items: list[ItemOut]
-    unknown_candidates: list[str] = Field(default_factory=list)
-
-
-class RankGroupResponse(Served):
-    """Items for a group."""
-
-    group_id: str | None = None
-    strategy: str
-    mix: str | None = Field(
-        None, description="The group-rebuy mix that served it (None: the strategy alone)."
-    )
-    constraint_mode: str
-    members: int
-    members_scored: int
-    unknown_members: int = Field(0, description="Explicit identifiers no user matches.")
-    exact: bool | None = Field(
-        None,
-        description="True when the aggregation ran over the whole catalogue (or is provably "
-        "equal); false when a candidate pool may have cut an item.",
-    )
-    items: list[ItemOut]
-    unknown_candidates: list[str] = Field(default_factory=list)
-
-
-class SimilarResponse(Served):
-    """Items like one item."""
-
-    item_id: str
-    items: list[ItemOut]
-
-
-class BundleItem(BaseModel):
-    """An item inside a bundle."""
-
-    item_id: str
-    name: str
-
-
-class BundleOut(BaseModel):
-    """One bundle of complementary items."""
-
-    model_config = ConfigDict(extra="allow")
-
-    items: list[BundleItem]
-    price: float | None = None
-
-
-class BundlesResponse(BaseModel):
-    """Bundles and where they came from."""
-
-    request_id: str
-    source: str
-    bundles: list[BundleOut]
-
-
-class AudienceMember(BaseModel):
-    """One invited user."""
-
-    user_id: str
-    score: float
-    reasons: str
-    in_group: bool | None = None
-
-
-class AudienceResponse(BaseModel):
-    """A theme's audience."""
-
-    request_id: str
-    theme: str
-    variant: str
-    audience: list[AudienceMember]
-    excluded_by_constraints: int = Field(..., description="Users left out for a hard constraint.")
-    candidates: int
-    source: str | None = Field(None, description="audiences table, or computed from the bundle.")
-
-
-class SegmentOut(BaseModel):
-    """A segment in the list."""
-
-    segment_id: str
-    name: str
-    size: int
-
-
-class SegmentsResponse(BaseModel):
-    """All segments (available=false when the bundle has no segments table)."""
-
-    request_id: str
-    available: bool
-    message: str | None = None
-    segments: list[SegmentOut]
-
-
-class SegmentProfileResponse(BaseModel):
-    """A segment's profile."""
-
-    model_config = ConfigDict(extra="allow")
-
-    request_id: str
-    available: bool
-    message: str | None = None
-    segment_id: str
-    profile: dict[str, Any] | None = None
-
-
-class HostsResponse(BaseModel):
-    """Hosts for a group."""
-
-    request_id: str
-    group_id: str
-    source: str
-    hosts: list[dict[str, Any]]
-
-
-class KOCResponse(BaseModel):
-    """KOC candidates of a group."""
-
-    request_id: str
-    group_id: str
-    source: str
-    kocs: list[dict[str, Any]]
-
-
-class LivePlanResponse(BaseModel):
-    """A live-stream plan: theme, items, bundle, host, audience, KOCs."""
-
-    request_id: str
-    group_id: str
-    variant: str
-    theme: dict[str, Any]
-    items: list[ItemOut]
-    bundle: BundleOut | None = None
-    bundle_note: str | None = Field(None, description="Why there is no bundle ('no bundle: ...').")
-    host: dict[str, Any] | None = None
-    audience: list[AudienceMember]
-    audience_counts: dict[str, int] = Field(
-        default_factory=dict, description="in_group (listed first), invitees, total."
-    )
-    audience_excluded_by_constraints: int
-    funnel: dict[str, Any] | None = Field(
-        None, description="invited -> viewers -> 接龙 -> expected order value, with intervals."
-    )
-    kocs: list[dict[str, Any]]
-    notes: list[str] = Field(default_factory=list, description="What was missing or inferred.")
-
-
-class InfoResponse(BaseModel):
-    """Health, readiness and the models being served."""
-
-    status: str
-    ready: bool
-    bundle: str | None = None
-    bundle_created_at: str | None = None
-    data_digest: str | None = None
-    bundle_digest: str | None = Field(
-        None, description="sha256 of the served bundle's manifest (equal on every worker)."
-    )
-    experiment_hash: str | None = Field(
-        None, description="sha256 of the A/B settings in force (equal on every worker)."
-    )
-    users: int = 0
-    items: int = 0
-    groups: int = 0
-    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    experiment: dict[str, Any] = Field(default_factory=dict)
-    tables: list[str] = Field(default_factory=list)
-    message: str | None = None
-    ingest: dict[str, Any] = Field(
-        default_factory=dict, description="Write queue and live-change figures of this worker."
-    )
-
-
-class RowResult(BaseModel):
-    """What happened to one row of an ingestion batch."""
-
-    index: int = Field(..., description="Position in the batch.")
-    id: str | None = Field(None, description="event_id, or the content key of a link / note.")
-    status: Literal["accepted", "duplicate", "rejected"]
-    reason: str | None = Field(None, description="Why it was rejected (or repeated).")
-
-
-class IngestResponse(BaseModel):
-    """Per-row answers of an ingestion call; every accepted row is on disk."""
-
-    request_id: str
-    table: str
-    accepted: int
-    duplicates: int
-    rejected: int
-    results: list[RowResult]
-
-
-class ReloadResponse(BaseModel):
-    """The bundle now served and the one before."""
-
-    request_id: str
-    status: str
-    bundle: str | None = None
-    bundle_created_at: str | None = None
-    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    previous: dict[str, Any] = Field(default_factory=dict)
-
-
-class ExperimentResponse(BaseModel):
-    """The A/B settings in force after the change."""
-
-    request_id: str
-    experiment: dict[str, Any]
-
-
-class ErrorResponse(BaseModel):
-    """A 4xx answer: what is wrong and which field."""
-
-    error: str
-    field: str | None = None

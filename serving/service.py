@@ -2,10 +2,12 @@
 
 Run: ``bentoml serve serving.service:Linli --host 127.0.0.1 --port 3000`` (or ``linli serve``).
 Request bodies are flat JSON objects typed by :mod:`serving.schemas`; the OpenAPI page is at
-``/docs`` (spec ``/docs.json``). Readiness ``GET /readyz`` (503 until the bundle is loaded),
-liveness ``GET /livez``; ``POST /info`` tells the model versions served.
-Pydantic rejects malformed input with 400 and the field's location; unknown groups, items,
-categories and segments are 404 / 400 / 422 with ``{"error": "...", "field": "..."}``.
+``/docs`` (spec ``/docs.json``, ``/`` redirects there; :mod:`serving.api_pages`), with an
+example per endpoint (:mod:`serving.api_examples`). Readiness ``GET /readyz`` (503 until the
+bundle is loaded), liveness ``GET /livez``; ``GET`` or ``POST /info`` tells the model versions
+served. A body that does not fit its model is a 400 whose one-line ``error`` names the field
+(:mod:`serving.validation`); unknown groups, items, categories and segments are 404 / 422
+with ``{"error": "...", "field": "..."}``.
 
 Writes (token from ``LINLI_ADMIN_TOKEN``, see :mod:`serving.guard`): ``/ingest/events``,
 ``/ingest/identity_links``, ``/ingest/manual_tags`` (answers per row, each accepted row is
@@ -26,7 +28,7 @@ from typing import Any, TypeVar
 import bentoml
 
 from features.event_store import StoreError
-from serving import fastpath, ingest, log_privacy
+from serving import api_pages, fastpath, ingest, log_privacy, validation
 from serving import schemas as s
 from serving.artifacts import BundleError
 from serving.engine import ApiError, Engine
@@ -77,6 +79,14 @@ def _metrics() -> bool:
         return bool(load_settings().serving.metrics)
     except (ValueError, OSError):
         return True
+
+
+def _protect_ranking() -> bool:
+    """Whether ranking and matching need a token (`serving.auth.protect_ranking`)."""
+    try:
+        return bool(load_settings().serving.auth.protect_ranking)
+    except (ValueError, OSError):
+        return False
 
 
 def _tracing() -> dict[str, Any]:
@@ -164,6 +174,7 @@ class Linli:
         if self.rt.engine.error:
             log.error("no bundle loaded: %s", self.rt.engine.error)
         fastpath.bind(self.rt)  # /rank/user and /rank/group: see serving.fastpath
+        api_pages.bind(self.rt)  # the /docs examples use the served bundle's ids
         # the bundle and the libraries are long-lived: keep them out of the cyclic GC, whose
         # full passes over them stalled every request for 0.3-0.5 s now and then
         gc.freeze()
@@ -175,6 +186,7 @@ class Linli:
     def _close(self) -> None:
         """Write what is queued, then close the store (a graceful stop loses nothing)."""
         fastpath.bind(None)
+        api_pages.bind(None)
         self.rt.close()
 
     @property
@@ -333,5 +345,15 @@ class Linli:
 
 
 Linli.add_asgi_middleware(Guard)  # type: ignore[attr-defined]  # outer: tokens and size first
+Linli.add_asgi_middleware(  # type: ignore[attr-defined]
+    api_pages.ApiPages,
+    base_spec=lambda: Linli.openapi_spec.asdict(),  # type: ignore[attr-defined]
+    models=validation.api_models(Linli.apis),  # type: ignore[attr-defined]
+    protect_ranking=_protect_ranking(),
+)
 Linli.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
-Linli.add_asgi_middleware(fastpath.FastRank)  # type: ignore[attr-defined]  # inner: ranking
+Linli.add_asgi_middleware(fastpath.FastRank)  # type: ignore[attr-defined]  # ranking
+Linli.add_asgi_middleware(  # type: ignore[attr-defined]  # inner: the other bodies, checked
+    validation.CheckBody,
+    models=validation.request_models(Linli.apis),  # type: ignore[attr-defined]
+)

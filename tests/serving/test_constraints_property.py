@@ -105,7 +105,7 @@ def test_no_endpoint_returns_a_forbidden_item(engine: Engine, data: st.DataObjec
             if plan.bundle is not None:
                 assert not {i.item_id for i in plan.bundle.items} & forbidden, "live plan bundle"
             assert str(b.users[user]) not in {
-                a.user_id for a in plan.audience if set(plan.theme["items"]) & forbidden
+                a.user_id for a in plan.audience if set(plan.theme.items) & forbidden
             }
 
         if extra:
