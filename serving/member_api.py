@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,14 +30,29 @@ def _rid(given: str | None) -> str:
     return given or uuid.uuid4().hex[:16]
 
 
-def _notes(engine: Engine) -> list[m.Note]:
-    return engine.overlay.notes if engine.overlay is not None else []
+@dataclass
+class Source:
+    """What the member endpoints read: the bundle in service and the leader notes ingested since."""
+
+    bundle: Bundle | None
+    notes: list[m.Note] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def of(cls, engine: Engine) -> Source:
+        """The engine's bundle and live notes."""
+        notes = engine.overlay.notes if engine.overlay is not None else []
+        return cls(engine.bundle, notes, engine.error)
 
 
-def _bundle(engine: Engine) -> Bundle:
-    if engine.bundle is None:
-        raise ApiError(503, None, f"no artifact bundle loaded: {engine.error}")
-    return engine.bundle
+def _notes(src: Source) -> list[m.Note]:
+    return src.notes
+
+
+def _bundle(src: Source) -> Bundle:
+    if src.bundle is None:
+        raise ApiError(503, None, f"no artifact bundle loaded: {src.error}")
+    return src.bundle
 
 
 def _plain(v: Any) -> Any:
@@ -49,9 +65,9 @@ def _plain(v: Any) -> Any:
     return round(v, 3) if isinstance(v, float) else v
 
 
-def profile(engine: Engine, req: ps.UserProfileRequest) -> ps.UserProfileResponse:
+def profile(src: Source, req: ps.UserProfileRequest) -> ps.UserProfileResponse:
     """One member's identifiers, tier, RFM, tags with source, segment, groups, constraints."""
-    b = _bundle(engine)
+    b = _bundle(src)
     u = m.resolve(b, req.user)
     if u is None:
         raise ApiError(
@@ -60,7 +76,7 @@ def profile(engine: Engine, req: ps.UserProfileRequest) -> ps.UserProfileRespons
             f"no member with identifier {req.user[:80]!r} (forms: phone:138..., a bare phone, "
             "wecom:..., openid:..., member_card:..., the unified user_id)",
         )
-    rows = m.tags_of(m.tag_frame(b, _notes(engine)), u)
+    rows = m.tags_of(m.tag_frame(b, _notes(src)), u)
     prof = b.user_profile
     rec = prof[prof[USER] == u] if prof is not None else pd.DataFrame()
     rfm = {k: _plain(rec[k].iloc[0]) for k in (*RFM_FIELDS, "first_seen", "last_seen") if k in rec}
@@ -114,12 +130,12 @@ def _check_segments(b: Bundle, segments: list[str] | None) -> None:
         raise ApiError(404, "segments", f"unknown segments {bad[:5]}; known: {sorted(known)[:30]}")
 
 
-def select(engine: Engine, req: ps.UsersQueryRequest) -> tuple[Bundle, m.QueryResult, str]:
+def select(src: Source, req: ps.UsersQueryRequest) -> tuple[Bundle, m.QueryResult, str]:
     """The users a query selects (raises ApiError on a bad expression or segment)."""
-    b = _bundle(engine)
+    b = _bundle(src)
     _check_segments(b, req.segments)
     try:
-        res = m.query(b, _notes(engine), req.expression, req.segments)
+        res = m.query(b, _notes(src), req.expression, req.segments)
     except m.QueryError as exc:
         field = "expression" if req.expression else "segments"
         raise ApiError(400, field, str(exc)) from exc
@@ -141,9 +157,9 @@ def _page_rows(b: Bundle, users: np.ndarray) -> pd.DataFrame:
     return rows
 
 
-def query(engine: Engine, req: ps.UsersQueryRequest) -> ps.UsersQueryResponse:
+def query(src: Source, req: ps.UsersQueryRequest) -> ps.UsersQueryResponse:
     """Count and one page of the users a tag / segment query selects."""
-    b, res, expr = select(engine, req)
+    b, res, expr = select(src, req)
     page = res.users[req.offset : req.offset + req.limit]
     rows = _page_rows(b, page)
     return ps.UsersQueryResponse(
@@ -166,9 +182,9 @@ def query(engine: Engine, req: ps.UsersQueryRequest) -> ps.UsersQueryResponse:
     )
 
 
-def query_csv(engine: Engine, req: ps.UsersQueryRequest) -> str:
+def query_csv(src: Source, req: ps.UsersQueryRequest) -> str:
     """Every selected user (at most 200,000) as CSV text with a header row."""
-    b, res, _ = select(engine, req)
+    b, res, _ = select(src, req)
     users = res.users[:MAX_CSV]
     rows = _page_rows(b, users)
     out = io.StringIO()
@@ -182,7 +198,7 @@ def query_csv(engine: Engine, req: ps.UsersQueryRequest) -> str:
                 ";".join(m.identifiers_of(b, u)),
                 _plain(r.get("value_tier")) or "",
                 _plain(r.get("segment")) or "",
-                _plain(r.get("frequency")) or 0,
+                int(_plain(r.get("frequency")) or 0),
                 _plain(r.get("monetary")) or 0,
                 ";".join(gid[b.user_group_list(u)].tolist()),
             ]
@@ -190,9 +206,9 @@ def query_csv(engine: Engine, req: ps.UsersQueryRequest) -> str:
     return out.getvalue()
 
 
-def group_profile(engine: Engine, req: ps.GroupProfileRequest) -> ps.GroupProfileResponse:
+def group_profile(src: Source, req: ps.GroupProfileRequest) -> ps.GroupProfileResponse:
     """A group's members by tier and segment, their commonest tags and items."""
-    b = _bundle(engine)
+    b = _bundle(src)
     g = b.group_index.get(req.group_id)
     if g is None:
         raise ApiError(404, "group_id", f"unknown group {req.group_id[:80]!r}")
@@ -200,7 +216,7 @@ def group_profile(engine: Engine, req: ps.GroupProfileRequest) -> ps.GroupProfil
     rows = m.profile_rows(b, members)
     tier = rows["value_tier"] if "value_tier" in rows else pd.Series(pd.NA, index=rows.index)
     tiers = tier.astype("string").fillna("unknown").value_counts()
-    frame = m.tag_frame(b, _notes(engine))
+    frame = m.tag_frame(b, _notes(src))
     mine = frame[frame[USER].isin(members)]
     seg = mine[mine[Col.SOURCE] == "segment"]
     segs = seg.groupby(["key", "detail"]).size().sort_values(ascending=False)

@@ -332,16 +332,16 @@ class Linli:
     async def user_profile(self, ctx: bentoml.Context, **kw: Any) -> ps.UserProfileResponse:
         """One member by any identifier: unified id, identifiers, tier, RFM, tags, segment, constraints."""
         req = ps.UserProfileRequest.model_construct(**kw)
-        return _call(ctx, lambda r: member_api.profile(self.engine, r), req)  # type: ignore[return-value]
+        return _call(ctx, lambda r: member_api.profile(member_api.Source.of(self.engine), r), req)  # type: ignore[return-value]
 
     @bentoml.api(route="/users/query", input_spec=ps.UsersQueryRequest)
     async def users_query(self, ctx: bentoml.Context, **kw: Any) -> ps.UsersQueryResponse:
         """Users by a tag expression (AND / OR / NOT) and segments: count + a page, or CSV."""
         req = ps.UsersQueryRequest.model_construct(**kw)
-        engine = self.engine
+        src = member_api.Source.of(self.engine)
         if req.format == "csv":
             try:
-                text = await asyncio.to_thread(member_api.query_csv, engine, req)
+                text = await asyncio.to_thread(member_api.query_csv, src, req)
             except ApiError as exc:
                 ctx.response.status_code = exc.status
                 return exc.body()  # type: ignore[return-value]
@@ -350,13 +350,15 @@ class Linli:
                 media_type="text/csv; charset=utf-8",
                 headers={"content-disposition": 'attachment; filename="audience.csv"'},
             )
-        return _call(ctx, lambda r: member_api.query(engine, r), req)  # type: ignore[return-value]
+        return _call(ctx, lambda r: member_api.query(src, r), req)  # type: ignore[return-value]
 
     @bentoml.api(route="/groups/profile", input_spec=ps.GroupProfileRequest)
     async def group_profile(self, ctx: bentoml.Context, **kw: Any) -> ps.GroupProfileResponse:
         """One group: name, leader, members by tier and segment, commonest tags and items."""
         req = ps.GroupProfileRequest.model_construct(**kw)
-        return _call(ctx, lambda r: member_api.group_profile(self.engine, r), req)  # type: ignore[return-value]
+        return _call(
+            ctx, lambda r: member_api.group_profile(member_api.Source.of(self.engine), r), req
+        )  # type: ignore[return-value]
 
     @bentoml.api(route="/info", input_spec=s.InfoRequest)
     async def info(self, **kw: Any) -> s.InfoResponse:

@@ -25,7 +25,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Engine:
 
 
 def _q(engine: Engine, **kw: object) -> ps.UsersQueryResponse:
-    return member_api.query(engine, ps.UsersQueryRequest.model_validate(kw))
+    return member_api.query(member_api.Source.of(engine), ps.UsersQueryRequest.model_validate(kw))
 
 
 def test_profile_by_every_identifier_form(engine: Engine) -> None:
@@ -38,7 +38,10 @@ def test_profile_by_every_identifier_form(engine: Engine) -> None:
         "8613900000003",
     ]
     answers = [
-        member_api.profile(engine, ps.UserProfileRequest.model_validate({"user": f})) for f in forms
+        member_api.profile(
+            member_api.Source.of(engine), ps.UserProfileRequest.model_validate({"user": f})
+        )
+        for f in forms
     ]
     assert {a.user_id for a in answers} == {"wecom:w3"}
     p = answers[0]
@@ -48,11 +51,13 @@ def test_profile_by_every_identifier_form(engine: Engine) -> None:
     assert p.segment is not None and p.segment.name
     assert [g.id for g in p.groups] and p.activity
     num = ps.UserProfileRequest.model_validate({"user": 13900000003})  # a number is an id too
-    assert member_api.profile(engine, num).user_id == "wecom:w3"
+    assert member_api.profile(member_api.Source.of(engine), num).user_id == "wecom:w3"
 
 
 def test_profile_shows_constraints_and_manual_tags(engine: Engine) -> None:
-    p = member_api.profile(engine, ps.UserProfileRequest(user="wecom:w7"))  # p % 7 == 0: a note
+    p = member_api.profile(
+        member_api.Source.of(engine), ps.UserProfileRequest(user="wecom:w7")
+    )  # p % 7 == 0: a note
     manual = [t for t in p.tags if t.source == "manual"]
     assert manual and p.constraints.tags
     assert p.constraints.forbidden_items > 0 and p.constraints.examples
@@ -60,7 +65,7 @@ def test_profile_shows_constraints_and_manual_tags(engine: Engine) -> None:
 
 def test_unknown_member_is_a_404_naming_the_forms(engine: Engine) -> None:
     with pytest.raises(ApiError) as e:
-        member_api.profile(engine, ps.UserProfileRequest(user="wecom:nobody"))
+        member_api.profile(member_api.Source.of(engine), ps.UserProfileRequest(user="wecom:nobody"))
     assert e.value.status == 404 and e.value.field == "user" and "bare phone" in e.value.message
 
 
@@ -122,7 +127,7 @@ def test_live_leader_note_applies_at_once(engine: Engine) -> None:
     )  # fmt: skip
     after = _q(engine, expression="likes:durian AND allergy:mango")
     assert [u.user_id for u in after.users] == ["wecom:w5"]
-    p = member_api.profile(engine, ps.UserProfileRequest(user="13700000005"))
+    p = member_api.profile(member_api.Source.of(engine), ps.UserProfileRequest(user="13700000005"))
     assert p.user_id == "wecom:w5" and "phone:13700000005" in p.identifiers
     live = {t.tag: t.detail for t in p.tags if t.source == "live"}
     assert live == {"likes:durian": "爱吃榴莲", "allergy:mango": "芒果过敏"}
@@ -131,7 +136,7 @@ def test_live_leader_note_applies_at_once(engine: Engine) -> None:
 
 def test_csv_export_has_every_match(engine: Engine) -> None:
     req = ps.UsersQueryRequest(expression="prefers:*", format="csv")
-    text = member_api.query_csv(engine, req)
+    text = member_api.query_csv(member_api.Source.of(engine), req)
     rows = list(csv.DictReader(io.StringIO(text)))
     count = _q(engine, expression="prefers:*").count
     assert len(rows) == count > 50
@@ -140,11 +145,15 @@ def test_csv_export_has_every_match(engine: Engine) -> None:
 
 
 def test_group_profile(engine: Engine) -> None:
-    g = member_api.group_profile(engine, ps.GroupProfileRequest(group_id="g1"))
+    g = member_api.group_profile(
+        member_api.Source.of(engine), ps.GroupProfileRequest(group_id="g1")
+    )
     assert g.members > 50 and g.name == "阳光花园1号群" and sum(g.value_tiers.values()) == g.members
     assert g.top_items and g.top_tags and g.segments and g.constrained_members > 0
     with pytest.raises(ApiError) as e:
-        member_api.group_profile(engine, ps.GroupProfileRequest(group_id="nope"))
+        member_api.group_profile(
+            member_api.Source.of(engine), ps.GroupProfileRequest(group_id="nope")
+        )
     assert e.value.status == 404
 
 
