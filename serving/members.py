@@ -157,15 +157,23 @@ def query(
         expr = f"({expr}) AND ({seg})" if expr else seg
     if not expr:
         raise QueryError("give a tag expression or segment ids")
-    terms = _terms(expr.lower())
+    terms = list(dict.fromkeys(_terms(expr.lower())))
     keys = frame["key"]
-    known = set(keys.unique().tolist())
+    exact = [t for t in terms if not t.endswith("*")]
+    prefixes = tuple(t[:-1] for t in terms if t.endswith("*"))
+    hit_rows = keys.isin(exact) | (keys.str.startswith(prefixes) if prefixes else False)
+    relevant = frame.loc[hit_rows, [USER, "key"]]
+    seen = set(relevant["key"].tolist())
     unknown = [
         t
-        for t in dict.fromkeys(terms)
-        if not (keys.str.startswith(t[:-1]).any() if t.endswith("*") else t in known)
+        for t in terms
+        if not (any(k.startswith(t[:-1]) for k in seen) if t.endswith("*") else t in seen)
     ]
-    tags = pd.DataFrame({Col.USER_ID: frame[USER], Col.TAG: keys})
+    # only the tags the expression names, plus every user once (the universe NOT works in):
+    # the same answer as the whole frame, without grouping tags nobody asked about
+    everyone = pd.DataFrame({USER: frame[USER].unique(), "key": ""})
+    both = pd.concat([relevant, everyone], ignore_index=True)
+    tags = pd.DataFrame({Col.USER_ID: both[USER].to_numpy(), Col.TAG: both["key"].to_numpy()})
     try:
         hit = query_users(tags, expr.lower())
     except ValueError as exc:  # features.tags.TagQueryError

@@ -34,7 +34,7 @@ const I18N = {
     page: (a, b, n) => `第 ${a}–${b} 人，共 ${n} 人`, user: "用户",
     unknown_terms: (t) => `没有人带这些标签：${t}（拼写？）`, segments_pick: "按分群（可多选）：",
     no_segments: "当前数据包没有分群表", unauthorized: "需要访问令牌：请在右上角填写后保存",
-    empty: "没有结果", downloaded: "已下载", kind_general: "普通群", kind_interest: "兴趣群", kind_value: "高价值群",
+    empty: "没有结果", downloaded: "已下载", show_all: (n) => `显示全部 ${n} 人`, kind_general: "普通群", kind_interest: "兴趣群", kind_value: "高价值群",
   },
   en: {
     title: "Ops console", tab_member: "Members", tab_group: "Groups", tab_audience: "Audience",
@@ -68,7 +68,7 @@ const I18N = {
     page: (a, b, n) => `${a}–${b} of ${n}`, user: "User",
     unknown_terms: (t) => `Nobody has these tags: ${t} (typo?)`, segments_pick: "By segment (any of):",
     no_segments: "This bundle has no segments table", unauthorized: "A token is needed: enter it top right and save",
-    empty: "No results", downloaded: "Downloaded", kind_general: "general", kind_interest: "interest", kind_value: "high value",
+    empty: "No results", downloaded: "Downloaded", show_all: (n) => `Show all ${n}`, kind_general: "general", kind_interest: "interest", kind_value: "high value",
   },
 };
 const TIERS_EN = { "钻石": "Diamond", "黄金": "Gold", "普通": "Regular" };
@@ -77,6 +77,7 @@ let lang = localStorage.getItem("linli-lang") === "en" ? "en" : "zh";
 let lastRender = {};
 let queryState = { body: null, offset: 0 };
 const PAGE = 20;
+const AUDIENCE_SHOWN = 12;
 
 function t(key, ...args) {
   const v = I18N[lang][key] ?? I18N.zh[key] ?? key;
@@ -91,6 +92,9 @@ function num(v) { return v == null ? "—" : typeof v === "number" ? (Number.isI
 
 // reasons come from the server in English; the common shapes read in Chinese too
 const REASONS_ZH = [
+  [/(\d+) orders via their shares/g, "分享带来 $1 单"], [/brought (\d+) buyers/g, "带来 $1 位买家"],
+  [/joined 接龙 early (\d+)x/g, "抢先接龙 $1 次"], [/(\d+) joins follow theirs on average/g, "平均带动 $1 人跟团"],
+  [/shared (\d+)x/g, "分享 $1 次"], [/(\d+) messages \/ comments/g, "发言 $1 条"],
   [/bought by (\d+) of (\d+) members/g, "$2 位成员中 $1 位买过"],
   [/a top pick for (\d+)/g, "$1 位成员的首选"],
   [/you bought it (\d+)x, last (\d+) days ago/g, "TA 买过 $1 次，最近一次在 $2 天前"],
@@ -261,7 +265,7 @@ async function showPlan(groupId, theme) {
     status(e.message);
   }
 }
-function renderPlan(p) {
+function renderPlan(p, showAll) {
   $("#theme-name").value = p.theme.name || "";
   $("#theme-keywords").value = (p.theme.keywords || []).join(", ");
   $("#theme-categories").value = (p.theme.categories || []).join(", ");
@@ -271,9 +275,10 @@ function renderPlan(p) {
     : `<p class="hint">${esc(p.bundle_note || t("none"))}</p>`;
   const h = p.host;
   const host = h ? `<div class="big">${esc(h.name)}</div>` + kv([[t("tags"), esc(h.tags)], [t("host_reason"), esc(reason(h.reasons))]]) : `<p class="hint">${t("none")}</p>`;
-  const aud = p.audience.map((a) => `<tr><td>${esc(a.user_id)}</td><td>${a.in_group ? t("in_group") : t("invitee")}</td>` +
+  const shown = showAll ? p.audience : p.audience.slice(0, AUDIENCE_SHOWN);
+  const aud = shown.map((a) => `<tr><td>${esc(a.user_id)}</td><td>${a.in_group ? t("in_group") : t("invitee")}</td>` +
     `<td class="num">${num(a.score)}</td><td class="reason">${esc(reason(a.reasons))}</td></tr>`).join("");
-  const kocs = p.kocs.map((k) => `<tr><td>${esc(k.user_id)}</td><td class="reason">${esc(reason(k.reason))}</td></tr>`).join("");
+  const kocs = p.kocs.map((k) => `<tr><td>${esc(k.user_id)}</td><td class="reason">${esc(reason(k.reason || k.reasons))}</td></tr>`).join("");
   const f = p.funnel;
   const band = (o) => (o == null ? "—" : o.low != null ? `${num(o.predicted)} (${num(o.low)}–${num(o.high)})` : num(o.predicted));
   const funnel = f
@@ -286,7 +291,8 @@ function renderPlan(p) {
     card(t("funnel"), funnel, "wide") +
     card(t("plan_items"), itemsTable(p.items, "plan-items"), "wide") +
     card(t("audience") + " · " + t("count", p.audience.length),
-      `<div class="row-actions"><button id="plan-csv" class="primary">${t("download_csv")}</button></div>` +
+      `<div class="row-actions"><button id="plan-csv" class="primary">${t("download_csv")}</button>` +
+      (p.audience.length > shown.length ? `<button id="plan-all">${esc(t("show_all", p.audience.length))}</button>` : "") + "</div>" +
       `<table id="plan-audience"><thead><tr><th>${t("user")}</th><th></th><th class="num">${t("score")}</th><th>${t("reasons")}</th></tr></thead><tbody>${aud}</tbody></table>`, "wide") +
     card(t("kocs"), `<table id="plan-kocs"><tbody>${kocs}</tbody></table>`, "wide") +
     card(t("notes"), `<ul class="notes">${p.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`, "wide") + "</div>";
@@ -384,6 +390,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!el) return;
     if (el.classList.contains("group-link")) { showTab("group"); $("#group-id").value = el.dataset.group; showGroup(el.dataset.group); }
     if (el.classList.contains("user-link")) { showTab("member"); $("#member-id").value = el.dataset.user; showMember(el.dataset.user); }
+    if (el.id === "plan-all" && lastRender.plan) renderPlan(lastRender.plan, true);
     if (el.id === "query-prev") runQuery(Math.max(0, queryState.offset - PAGE));
     if (el.id === "query-next") runQuery(queryState.offset + PAGE);
     if (el.id === "query-csv") {

@@ -167,11 +167,13 @@ def test_group_items_flags_and_live_plan_with_edited_theme(ui: Console) -> None:
     sync_api.expect(p.locator("#plan-theme")).to_have_text("夏日轻食")
     cats = p.locator("#plan-items tbody tr td:nth-child(2)").all_inner_texts()
     assert cats and set(cats) == {"veg"}
+    assert p.locator("#plan-audience tbody tr").count() == 12  # the first 12, then "show all"
+    p.click("#plan-all")
     n = p.locator("#plan-audience tbody tr").count()
     with p.expect_download() as dl:
         p.click("#plan-csv")
     rows = _csv(dl.value)
-    assert len(rows) == n > 0 and rows[0]["reasons"]
+    assert len(rows) == n > 12 and rows[0]["reasons"]
 
 
 def test_audience_builder_count_pages_csv_and_errors(ui: Console, server: str) -> None:
