@@ -1,5 +1,5 @@
 """Request and response models of the member endpoints: ``/users/profile``, ``/users/query``,
-``/groups/profile`` (pydantic; examples are the demo world's ids)."""
+``/groups/profile`` (pydantic; examples are ids of the `make demo` world, seed 42)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class UserProfileRequest(_Req):
         description="Any identifier: `phone:13800138000`, a bare phone in any format "
         "(`138 0013 8000`, `+86-138-0013-8000`), `wecom:...`, `openid:...`, "
         "`member_card:...` or the unified user_id.",
-        examples=["wecom:w12"],
+        examples=["183 2087 9953"],
     )
 
 
@@ -72,7 +72,7 @@ class UsersQueryRequest(_Req):
 class GroupProfileRequest(_Req):
     """One group's profile."""
 
-    group_id: Id = Field(..., description="A known group id.", examples=["g1"])
+    group_id: Id = Field(..., description="A known group id.", examples=["G00001"])
 
 
 class TagOut(BaseModel):
