@@ -93,6 +93,7 @@ class Console:
         self.page.click("#token-save")
 
     def close(self) -> None:
+        self.page.wait_for_timeout(200)  # let late console messages arrive
         self.context.close()
         assert not self.errors, self.errors
 
