@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "registered champion/challenger + feature store -> serving bundle",
     ),
     "serve": ("serving.cli", "run the BentoML server on a bundle: `linli serve --port 3000`"),
+    "users": ("serving.users_cli", "member profiles and tag queries: `linli users query EXPR`"),
     "segments": ("training.matching_cli:segments_main", "discover, name and profile user segments"),
     "bundles": (
         "training.matching_cli:bundles_main",

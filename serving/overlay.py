@@ -50,6 +50,8 @@ class Overlay:
         self.key_forbidden: dict[str, np.ndarray] = {}
         self.links = 0
         self.constraint_tags = 0
+        # every ingested leader note as (identifier key, tag, note), for profiles and tag queries
+        self.notes: list[tuple[str, str, str]] = []
 
     # -- union-find ----------------------------------------------------------------------------
     def _node(self, key: str) -> Node:
@@ -89,6 +91,10 @@ class Overlay:
             touched.add(self._union(a, b))
             self.links += 1
         rows = list(tags)
+        self.notes += [
+            (row_key(r[Col.ID_TYPE], r[Col.ID_VALUE]), str(r[Col.TAG]).strip(), str(r.get(Col.NOTE) or ""))
+            for r in rows
+        ]  # fmt: skip
         if rows:
             frame = pd.DataFrame(
                 {

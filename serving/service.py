@@ -26,11 +26,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import bentoml
+from starlette.responses import Response
 
 from features.event_store import StoreError
-from serving import api_pages, fastpath, ingest, log_privacy, validation
+from serving import api_pages, fastpath, ingest, log_privacy, member_api, validation
+from serving import profile_schemas as ps
 from serving import schemas as s
 from serving.artifacts import BundleError
+from serving.console import PATH as CONSOLE_PATH
+from serving.console import console_app
 from serving.engine import ApiError, Engine
 from serving.guard import Guard
 from serving.runtime import Busy, Runtime
@@ -162,6 +166,7 @@ class JsonOnly:
     logging={"access": {"enabled": _access_log(), "skip_paths": ["/readyz", "/livez", "/metrics"]}},
     envs=[{"name": "OPENBLAS_NUM_THREADS", "value": "1"}],
 )
+@bentoml.asgi_app(console_app(), path=CONSOLE_PATH, name="console")  # the ops console at /ui
 class Linli:
     """Linli recommendations over HTTP: users, groups, items, bundles, audiences, live plans."""
 
@@ -334,6 +339,38 @@ class Linli:
         if kw.get("theme") is not None:
             kw["theme"] = s.ThemeSpec.model_validate(kw["theme"])
         return _call(ctx, self.engine.live_plan, s.LivePlanRequest.model_construct(**kw))  # type: ignore[return-value]
+
+    @bentoml.api(route="/users/profile", input_spec=ps.UserProfileRequest)
+    async def user_profile(self, ctx: bentoml.Context, **kw: Any) -> ps.UserProfileResponse:
+        """One member by any identifier: unified id, identifiers, tier, RFM, tags, segment, constraints."""
+        req = ps.UserProfileRequest.model_construct(**kw)
+        return _call(ctx, lambda r: member_api.profile(member_api.Source.of(self.engine), r), req)  # type: ignore[return-value]
+
+    @bentoml.api(route="/users/query", input_spec=ps.UsersQueryRequest)
+    async def users_query(self, ctx: bentoml.Context, **kw: Any) -> ps.UsersQueryResponse:
+        """Users by a tag expression (AND / OR / NOT) and segments: count + a page, or CSV."""
+        req = ps.UsersQueryRequest.model_construct(**kw)
+        src = member_api.Source.of(self.engine)
+        if req.format == "csv":
+            try:
+                text = await asyncio.to_thread(member_api.query_csv, src, req)
+            except ApiError as exc:
+                ctx.response.status_code = exc.status
+                return exc.body()  # type: ignore[return-value]
+            return Response(  # type: ignore[return-value]
+                text.encode("utf-8-sig"),  # with a BOM: Excel opens the Chinese names right
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": 'attachment; filename="audience.csv"'},
+            )
+        return _call(ctx, lambda r: member_api.query(src, r), req)  # type: ignore[return-value]
+
+    @bentoml.api(route="/groups/profile", input_spec=ps.GroupProfileRequest)
+    async def group_profile(self, ctx: bentoml.Context, **kw: Any) -> ps.GroupProfileResponse:
+        """One group: name, leader, members by tier and segment, commonest tags and items."""
+        req = ps.GroupProfileRequest.model_construct(**kw)
+        return _call(
+            ctx, lambda r: member_api.group_profile(member_api.Source.of(self.engine), r), req
+        )  # type: ignore[return-value]
 
     @bentoml.api(route="/info", input_spec=s.InfoRequest)
     async def info(self, **kw: Any) -> s.InfoResponse:

@@ -395,7 +395,8 @@ def _feature_tables(features: Path) -> tuple[Interactions, dict[str, Any]]:
         _read(features, store.GROUPS), _read(features, store.GROUP_MEMBERS), users, snapshot
     )
     tags = _read(features, store.TAGS)
-    user_tags = _indexed(tags[[Col.USER_ID, Col.TAG]] if tags is not None else None, users)
+    tag_cols = [Col.USER_ID, Col.TAG, Col.SOURCE]  # source: rule | manual (the profile shows it)
+    user_tags = _indexed(tags[[c for c in tag_cols if c in tags.columns]] if tags is not None else None, users)  # fmt: skip
     profile = _indexed(_read(features, store.USERS), users)
     ev_path = features / store.EVENTS
     events = None

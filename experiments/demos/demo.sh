@@ -34,5 +34,6 @@ curl -s -X POST "http://127.0.0.1:$PORT/live/plan" -H 'content-type: application
 cat <<EOT
 
 Outputs: world $W/world  features $W/features (summary.json, rejects/)  matching $W/matching
+Ops console: http://127.0.0.1:$PORT/ui  (members, groups and live plans, audiences; 中文 / EN)
 MLflow UI: make mlflow-ui  (http://127.0.0.1:5000; experiments linli-training, -tuning, -evaluation, -matching, -ab, -reports)
 EOT

@@ -77,6 +77,8 @@ def test_bentofile_includes_what_serving_imports_and_nothing_of_training() -> No
     assert not missing, f"bentofile.yaml does not include {missing}"
     assert not [p for p in include if p.startswith(("training", "experiments"))]
     assert "features/tag_rules.yaml" in include  # the constraint prefixes and synonyms
+    static = [str(p.relative_to(ROOT)) for p in (ROOT / "serving" / "console").iterdir()]
+    assert static and all(any(fnmatch.fnmatch(f, pat) for pat in include) for f in static)
     packages = {
         p.split("[")[0].split(">")[0].split("=")[0].strip().lower()
         for p in cfg["python"]["packages"]
@@ -147,6 +149,9 @@ def test_built_bento_serves_from_its_own_src(tmp_path: Path) -> None:
         assert out["known_user"] is True and out["user_id"] == user
         got = [i["item_id"] for i in out["items"]]
         assert got and not set(got) & forbidden  # the hard constraint holds in the bento too
+        page = httpx.get(f"{url}/ui/", timeout=30)  # the console's static files ship too
+        assert page.status_code == 200 and "console.js" in page.text
+        assert httpx.get(f"{url}/ui/console.js", timeout=30).status_code == 200
         info = httpx.post(f"{url}/info", json={}, timeout=30).json()
         assert info["ready"] is True and Path(info["bundle"]) == bundle.resolve()
     finally:
