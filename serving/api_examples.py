@@ -10,7 +10,7 @@ item, the first segment.
 
 A new endpoint adds its example in one line::
 
-    EXAMPLES["/users/profile"] = lambda ids: {"user": ids.phone or ids.user}
+    EXAMPLES["/items/profile"] = lambda ids: {"item_id": ids.item}
 """
 
 from __future__ import annotations
@@ -170,6 +170,9 @@ EXAMPLES: dict[str, Example] = {
     "/hosts": lambda ids: {"group_id": ids.group, "k": 3},
     "/koc": lambda ids: {"group_id": ids.group, "k": 3},
     "/live/plan": lambda ids: {"group_id": ids.group, "k": 8, "audience_n": 20},
+    "/users/profile": lambda ids: {"user": _pretty_phone(ids.phone, ids.user)},
+    "/users/query": lambda ids: {"expression": "tier:gold OR tier:diamond", "limit": 5},
+    "/groups/profile": lambda ids: {"group_id": ids.group},
     "/info": lambda ids: {},
     "/ingest/events": _event,
     "/ingest/identity_links": _link,

@@ -92,6 +92,12 @@ ROUTE_ERRORS: dict[str, dict[int, str]] = {
     "/hosts": {404: _GROUP_404, 422: _GROUP_422},
     "/koc": {404: _GROUP_404, 422: _GROUP_422},
     "/live/plan": {404: "An unknown `group_id`, or an unknown item in the theme.", 422: _GROUP_422},
+    "/users/profile": {404: "No member has that identifier."},
+    "/users/query": {
+        404: "An unknown segment in `segments`.",
+        422: "The bundle has no segments table (run `linli segments`).",
+    },
+    "/groups/profile": {404: _GROUP_404},
     "/admin/reload": {
         422: "The bundle cannot be loaded (the old one keeps serving).",
         503: "The event store is unavailable: the reload was not applied.",

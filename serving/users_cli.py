@@ -21,17 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from features.cli_parser import LinliParser
 from features.errors import LinliInputError
 
 PAGE = 20
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="linli users",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = LinliParser(prog="linli users", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True, metavar="{query,profile}")
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument(
