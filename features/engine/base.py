@@ -37,8 +37,12 @@ class Engine(ABC):
         """Make `df` a table called `name`."""
 
     @abstractmethod
-    def create(self, name: str, sql: str) -> None:
-        """Materialise the result of the SELECT `sql` (DuckDB dialect) as the table `name`."""
+    def create(self, name: str, sql: str, keep: bool = False) -> None:
+        """Name the result of the SELECT `sql` (DuckDB dialect) `name`.
+
+        `keep` asks for the result to be computed now and held (a table read many times, or
+        one step of an iteration); otherwise an engine may keep it as a lazy view.
+        """
 
     @abstractmethod
     def fetch(self, sql: str) -> pd.DataFrame:

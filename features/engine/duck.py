@@ -31,7 +31,7 @@ class DuckEngine(Engine):
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _src_{name}")
         self.con.unregister(f"_src_{name}")
 
-    def create(self, name: str, sql: str) -> None:
+    def create(self, name: str, sql: str, keep: bool = False) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def fetch(self, sql: str) -> pd.DataFrame:

@@ -80,6 +80,7 @@ def _nodes(engine: Engine) -> None:
         SELECT k, fs, row_number() OVER (ORDER BY k) - 1 AS n
         FROM (SELECT k, min(fs) AS fs FROM id_seen WHERE k IS NOT NULL GROUP BY k) s
         """,
+        keep=True,
     )
 
 
@@ -110,8 +111,10 @@ def components(engine: Engine, edges: str, out: str) -> int:
 
     `edges` is a table of (a, b) node pairs; nodes without edges are their own component.
     """
-    engine.create("cc_e", f"SELECT a, b FROM {edges} UNION SELECT b AS a, a AS b FROM {edges}")
-    engine.create("cc_l", "SELECT DISTINCT a AS n, a AS l FROM cc_e")
+    engine.create(
+        "cc_e", f"SELECT a, b FROM {edges} UNION SELECT b AS a, a AS b FROM {edges}", keep=True
+    )
+    engine.create("cc_l", "SELECT DISTINCT a AS n, a AS l FROM cc_e", keep=True)
     rounds = 0
     for rounds in range(1, MAX_ITERATIONS + 1):
         engine.create(
@@ -127,6 +130,7 @@ def components(engine: Engine, edges: str, out: str) -> int:
         engine.create(
             "cc_j",
             "SELECT m.n, least(m.l, coalesce(p.l, m.l)) AS l FROM cc_m m LEFT JOIN cc_m p ON p.n = m.l",
+            keep=True,
         )
         changed = engine.scalar(
             "SELECT count(*) AS c FROM cc_j j JOIN cc_l c ON c.n = j.n WHERE j.l <> c.l"
@@ -263,5 +267,6 @@ def resolve_identity(engine: Engine, max_people_per_identifier: int | None) -> i
         WHERE v.k NOT IN (SELECT user_id FROM prev WHERE user_id IS NOT NULL)
            OR v.k IN (SELECT k FROM prev_keys WHERE k IS NOT NULL)
         """,
+        keep=True,
     )
     return rounds

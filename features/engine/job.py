@@ -58,17 +58,21 @@ def register_inputs(
     extra_refs: list[pd.Series],
     previous: pd.DataFrame | None,
 ) -> None:
-    """Put the validated inputs the relational steps read into the engine."""
+    """Put the validated inputs the relational steps read into the engine.
+
+    `extra_ids` are frames of identifiers seen outside events (id_type, id_value and, when
+    known, first_seen); `extra_refs` are `type:value` references (group leaders).
+    """
     n = len(events)
     engine.put(
         "ev",
         pd.DataFrame(
             {
                 "_row": np.arange(n, dtype=np.int64),
-                "id_type": _s(events[Col.ID_TYPE], n),
-                "id_value": _s(events[Col.ID_VALUE], n),
-                "ts_us": to_us(events[Col.TS], n),
-                "event_type": _s(events[Col.EVENT_TYPE], n),
+                "id_type": _s(events.get(Col.ID_TYPE), n),
+                "id_value": _s(events.get(Col.ID_VALUE), n),
+                "ts_us": to_us(events.get(Col.TS), n),
+                "event_type": _s(events.get(Col.EVENT_TYPE), n),
                 "item_id": _s(events.get(Col.ITEM_ID), n),
                 "order_id": _s(events.get(Col.ORDER_ID), n),
                 "referrer": _s(events.get(Col.REFERRER), n),
@@ -80,7 +84,7 @@ def register_inputs(
             {
                 "id_type": _s(t[Col.ID_TYPE], len(t)),
                 "id_value": _s(t[Col.ID_VALUE], len(t)),
-                "ts_us": pd.Series(pd.NA, index=range(len(t)), dtype="Int64"),
+                "ts_us": to_us(t.get(FIRST_SEEN), len(t)),
             }
         )
         for t in extra_ids
@@ -115,6 +119,30 @@ def register_inputs(
             }
         ),
     )
+
+
+def resolve_in_engine(
+    engine: Engine,
+    seen: pd.DataFrame,
+    links: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+    max_people_per_identifier: int | None = None,
+) -> Identity:
+    """:func:`features.identity.resolve`'s contract, run in `engine`.
+
+    `seen` has columns id_key (`type:value`), first_seen.
+    """
+    keys = seen[KEY].astype("string")
+    parts = keys.str.split(":", n=1)
+    ids = pd.DataFrame(
+        {
+            Col.ID_TYPE: parts.str[0],
+            Col.ID_VALUE: parts.str[1],
+            FIRST_SEEN: seen[FIRST_SEEN].to_numpy(),
+        }
+    )
+    register_inputs(engine, pd.DataFrame(), links, [ids], [], previous)
+    return identity(engine, max_people_per_identifier)
 
 
 def _empty_ids() -> pd.DataFrame:
@@ -176,6 +204,7 @@ def attach_users(engine: Engine, events: pd.DataFrame) -> pd.DataFrame:
         LEFT JOIN ident u ON u.k = {key_sql("e.id_type", "e.id_value")}
         LEFT JOIN ident r ON r.k = {ref_k}
         """,
+        keep=True,
     )
     got = engine.fetch("SELECT user_id, referrer_user_id FROM ev_u ORDER BY _row")
     out = events.assign(**{Col.USER_ID: got["user_id"].astype("string").to_numpy()})

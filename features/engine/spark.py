@@ -51,9 +51,11 @@ class SparkEngine(Engine):
         sdf.localCheckpoint(eager=True).createOrReplaceTempView(name)
         self._views.append(name)
 
-    def create(self, name: str, sql: str) -> None:
+    def create(self, name: str, sql: str, keep: bool = False) -> None:
         sdf = self.spark.sql(render(sql, self.dialect))  # type: ignore[attr-defined]
-        sdf.localCheckpoint(eager=True).createOrReplaceTempView(name)
+        if keep:  # computed now, lineage cut: iterations do not grow the plan
+            sdf = sdf.localCheckpoint(eager=True)
+        sdf.createOrReplaceTempView(name)
         self._views.append(name)
 
     def fetch(self, sql: str) -> pd.DataFrame:

@@ -41,6 +41,7 @@ def prepare_lines(engine: Engine, half_life_days: float) -> int:
         LEFT JOIN ew w ON w.event_type = e.event_type
         WHERE e.item_id IS NOT NULL AND e.user_id IS NOT NULL
         """,
+        keep=True,
     )
     return snapshot
 
