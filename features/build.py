@@ -380,6 +380,7 @@ def run(
     _stop_without_events(data, out)
     prev_path = previous if previous is not None else out / store.IDENTITY
     prev = pd.read_parquet(prev_path) if prev_path.exists() else None
+    prev_snapshot = _previous_snapshot(out)
     if prev is not None:
         log.info("seeding identity from %s (%d identifiers)", prev_path, len(prev))
     if engine == PANDAS:
@@ -397,11 +398,57 @@ def run(
     }
     rejects = {name: v.rejects for name, v in data.tables.items()}
     summary = write_store(fs, out, settings, rejects)
+    summary["rebuild"] = rebuild_report(prev, fs, prev_snapshot)
     summary["timings_s"]["total"] = round(time.perf_counter() - t0, 3)
     (out / store.SUMMARY).write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     return summary
+
+
+def _previous_snapshot(out: Path) -> pd.Timestamp | None:
+    meta = out / store.MATRIX_DIR / "meta.json"
+    if not meta.exists():
+        return None
+    try:
+        return pd.Timestamp(json.loads(meta.read_text(encoding="utf-8"))["snapshot"])
+    except (ValueError, KeyError):
+        return None
+
+
+def rebuild_report(
+    prev: pd.DataFrame | None, fs: FeatureStore, prev_snapshot: pd.Timestamp | None
+) -> dict[str, Any]:
+    """What a rebuild over an earlier store kept and redid (empty dict on a first build).
+
+    Every step is recomputed over all events (the job is a full recompute); the report says
+    how much of that input is new and that every earlier identifier kept its user id.
+    """
+    if prev is None or not len(prev):
+        return {}
+    key = id_keys(prev[Col.ID_TYPE], prev[Col.ID_VALUE])
+    before = pd.Series(prev[Col.USER_ID].to_numpy(), index=key.to_numpy())
+    now_t = fs.identity.table
+    now = pd.Series(
+        now_t[Col.USER_ID].to_numpy(), index=id_keys(now_t[Col.ID_TYPE], now_t[Col.ID_VALUE])
+    )
+    common = before.index.intersection(now.index)
+    absorbed = set(fs.identity.merges["absorbed_user_id"].astype(str))
+    changed = before[common] != now[common]
+    n_events = len(fs.events)
+    newer = (
+        int((fs.events[Col.TS] > prev_snapshot).sum()) if prev_snapshot is not None else n_events
+    )
+    return {
+        "previous_identifiers": int(len(before)),
+        "identifiers_new": int(len(now.index.difference(before.index))),
+        "identifiers_keeping_their_user_id": int((~changed).sum()),
+        "identifiers_renamed_by_merges": int(changed[before[common].isin(absorbed)].sum()),
+        "identifiers_renamed_otherwise": int(changed[~before[common].isin(absorbed)].sum()),
+        "events_after_previous_snapshot": newer,
+        "events_recomputed": n_events,
+        "share_of_events_new": round(newer / n_events, 4) if n_events else 0.0,
+    }
 
 
 def _stop_without_events(data: DataDir, out: Path) -> None:
@@ -478,7 +525,15 @@ def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> No
     for table, rate in (s.get("reject_rates") or {}).items():
         if rate > s.get("max_reject_rate", 1.0):
             echo(f"  WARNING: {rate:.0%} of {table} rows rejected")
-    echo(f"  time {s['timings_s']['total']:.1f}s")
+    rb = s.get("rebuild") or {}
+    if rb:
+        echo(
+            f"  rebuild: {rb['identifiers_keeping_their_user_id']:,} of {rb['previous_identifiers']:,} "
+            f"earlier identifiers kept their user id ({rb['identifiers_renamed_by_merges']} renamed "
+            f"by merges), {rb['identifiers_new']:,} new; recomputed all {rb['events_recomputed']:,} "
+            f"events, {rb['events_after_previous_snapshot']:,} of them after the previous snapshot"
+        )
+    echo(f"  time {s['timings_s']['total']:.1f}s [{s.get('engine', 'pandas')}]")
 
 
 def main(argv: list[str] | None = None) -> int:

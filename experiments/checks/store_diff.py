@@ -94,7 +94,10 @@ def diff_stores(a: Path, b: Path) -> list[str]:
         out += _frame_diff(pd.read_parquet(a / name), pd.read_parquet(b / name), keys, name)
     for name in (store.MERGES, store.BASKETS):
         x, y = pd.read_parquet(a / name), pd.read_parquet(b / name)
-        x, y = x.drop(columns=["logged_at"], errors="ignore"), y.drop(columns=["logged_at"], errors="ignore")
+        x, y = (
+            x.drop(columns=["logged_at"], errors="ignore"),
+            y.drop(columns=["logged_at"], errors="ignore"),
+        )
         out += _frame_diff(x, y, list(x.columns), name)
     for name in (store.SUSPICIOUS,):
         pa_, pb_ = a / name, b / name
@@ -116,7 +119,14 @@ def diff_stores(a: Path, b: Path) -> list[str]:
     ma, mb = Interactions.load(a / store.MATRIX_DIR), Interactions.load(b / store.MATRIX_DIR)
     if list(ma.users.ids) != list(mb.users.ids) or list(ma.items.ids) != list(mb.items.ids):
         out.append("matrix: id maps differ")
-    for name in ("weights", "purchases", "last_purchase_age", "user_features", "item_features", "user_groups"):
+    for name in (
+        "weights",
+        "purchases",
+        "last_purchase_age",
+        "user_features",
+        "item_features",
+        "user_groups",
+    ):
         out += _matrix_diff(getattr(ma, name), getattr(mb, name), name)
     if ma.snapshot != mb.snapshot:
         out.append(f"matrix: snapshot {ma.snapshot} vs {mb.snapshot}")
@@ -129,7 +139,9 @@ def diff_stores(a: Path, b: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: print the differences between two feature stores; exit 1 when there are any."""
-    ap = argparse.ArgumentParser(prog="python -m experiments.checks.store_diff", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m experiments.checks.store_diff", description=__doc__
+    )
     ap.add_argument("a", type=Path, help="one feature store directory")
     ap.add_argument("b", type=Path, help="the other feature store directory")
     args = ap.parse_args(argv)

@@ -60,7 +60,7 @@ class Engine(ABC):
     def count(self, name: str) -> int:
         """Rows in table `name`."""
         n = self.scalar(f"SELECT count(*) AS n FROM {name}")
-        return int(n) if n is not None else 0
+        return int(n) if n is not None else 0  # type: ignore[call-overload]
 
     def __enter__(self) -> Engine:
         return self

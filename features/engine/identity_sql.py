@@ -115,8 +115,11 @@ def components(engine: Engine, edges: str, out: str) -> int:
         "cc_e", f"SELECT a, b FROM {edges} UNION SELECT b AS a, a AS b FROM {edges}", keep=True
     )
     engine.create("cc_l", "SELECT DISTINCT a AS n, a AS l FROM cc_e", keep=True)
-    rounds = 0
-    for rounds in range(1, MAX_ITERATIONS + 1):
+    rounds, changed = 0, 1
+    while changed:
+        rounds += 1
+        if rounds > MAX_ITERATIONS:
+            raise RuntimeError(f"connected components did not settle in {MAX_ITERATIONS} rounds")
         engine.create(
             "cc_m",
             """
@@ -132,14 +135,10 @@ def components(engine: Engine, edges: str, out: str) -> int:
             "SELECT m.n, least(m.l, coalesce(p.l, m.l)) AS l FROM cc_m m LEFT JOIN cc_m p ON p.n = m.l",
             keep=True,
         )
-        changed = engine.scalar(
+        changed = engine.scalar(  # type: ignore[assignment]
             "SELECT count(*) AS c FROM cc_j j JOIN cc_l c ON c.n = j.n WHERE j.l <> c.l"
         )
         engine.create("cc_l", "SELECT n, l FROM cc_j")
-        if not changed:
-            break
-    else:
-        raise RuntimeError(f"connected components did not settle in {MAX_ITERATIONS} rounds")
     engine.create(
         out,
         "SELECT v.n, coalesce(c.l, v.n) AS comp FROM id_nodes v LEFT JOIN cc_l c ON c.n = v.n",

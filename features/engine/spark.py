@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import pandas as pd
 import pyarrow as pa
@@ -29,8 +30,13 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> obj
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.driver.memory", os.environ.get("LINLI_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.ui.showConsoleProgress", "false")
+        # short jobs on few cores: the quick JIT tier starts faster than full optimisation
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     )
-    session = builder.getOrCreate()
+    with warnings.catch_warnings():  # PySpark's notice about pandas 3 (it works here)
+        warnings.simplefilter("ignore", FutureWarning)
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -48,7 +54,7 @@ class SparkEngine(Engine):
     def put(self, name: str, df: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(df, preserve_index=False)
         sdf = self.spark.createDataFrame(table)  # type: ignore[attr-defined]
-        sdf.localCheckpoint(eager=True).createOrReplaceTempView(name)
+        sdf.createOrReplaceTempView(name)
         self._views.append(name)
 
     def create(self, name: str, sql: str, keep: bool = False) -> None:
@@ -59,7 +65,9 @@ class SparkEngine(Engine):
         self._views.append(name)
 
     def fetch(self, sql: str) -> pd.DataFrame:
-        out: pd.DataFrame = self.spark.sql(render(sql, self.dialect)).toPandas()  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            out: pd.DataFrame = self.spark.sql(render(sql, self.dialect)).toPandas()  # type: ignore[attr-defined]
         return out
 
     def close(self) -> None:

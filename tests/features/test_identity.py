@@ -122,8 +122,7 @@ def test_users_are_exactly_the_connected_components(
     extra=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)), max_size=10),
 )
 def test_rebuild_on_more_links_never_renames_an_unmerged_person(
-    resolver: Resolver,
-    n: int, extra: list[tuple[int, int]]
+    resolver: Resolver, n: int, extra: list[tuple[int, int]]
 ) -> None:
     ids = [("openid", f"o{i}", f"2026-01-{i + 1:02d}") for i in range(n)]
     first = resolver(seen(ids))
@@ -145,3 +144,22 @@ def test_rebuild_on_more_links_never_renames_an_unmerged_person(
 
 def test_id_keys_lowercase_types() -> None:
     assert id_keys(pd.Series(["WeCom"]), pd.Series([" w1 "])).iloc[0] == "wecom:w1"
+
+
+def test_a_shared_phone_is_reported_not_merged_by_either_resolver(resolver: Resolver) -> None:
+    n = 60
+    wecom = [f"w{i}" for i in range(n)]
+    found = sightings(pd.Series(["wecom"] * n + ["phone"]), pd.Series([*wecom, "13800000000"]))
+    shop = links(
+        [("wecom", w, "phone", "13800000000") for w in wecom]
+        + [("wecom", "w1", "openid", "o1"), ("wecom", "w2", "openid", "o2")]
+    )
+    capped = resolver(found, shop, max_people_per_identifier=20)
+    users = capped.table.set_index(id_keys(capped.table["id_type"], capped.table["id_value"]))
+    assert users["user_id"].nunique() == n + 1  # 60 people and the phone on its own
+    assert users.loc["wecom:w1", "user_id"] == users.loc["openid:o1", "user_id"]
+    (row,) = capped.suspicious.itertuples()
+    assert row.id_key == "phone:13800000000" and row.people == n and row.links == n
+    assert resolver(found, shop).table["user_id"].nunique() == 1  # without the guard
+    family = shop.iloc[:3]  # three people sharing a phone stay one household
+    assert len(resolver(found, family, max_people_per_identifier=20).suspicious) == 0
