@@ -62,9 +62,10 @@ def _nodes(engine: Engine) -> None:
     engine.create(
         "id_seen",
         f"""
-        SELECT {key_sql("id_type", "id_value")} AS k, min(ts_us) AS fs FROM ev GROUP BY 1
-        UNION ALL SELECT {ref_k} AS k, CAST(NULL AS BIGINT) AS fs FROM ev
-            WHERE referrer IS NOT NULL GROUP BY 1
+        SELECT {key_sql("id_type", "id_value")} AS k, fs
+            FROM (SELECT id_type, id_value, min(ts_us) AS fs FROM ev GROUP BY id_type, id_value) p
+        UNION ALL SELECT {ref_k} AS k, CAST(NULL AS BIGINT) AS fs
+            FROM (SELECT DISTINCT referrer FROM ev WHERE referrer IS NOT NULL) r
         UNION ALL SELECT {ref_k} AS k, CAST(NULL AS BIGINT) AS fs FROM extra_refs
             WHERE referrer IS NOT NULL
         UNION ALL SELECT {key_sql("id_type", "id_value")} AS k, ts_us AS fs FROM extra_ids

@@ -194,15 +194,32 @@ def identity(engine: Engine, max_people_per_identifier: int | None) -> Identity:
 
 def attach_users(engine: Engine, events: pd.DataFrame) -> pd.DataFrame:
     """`events` (in the order registered) plus user_id and, with referrers, referrer_user_id."""
-    ref_k = key_sql(ref_type_sql("e.referrer"), ref_value_sql("e.referrer"))
+    ref_k = key_sql(ref_type_sql("referrer"), ref_value_sql("referrer"))
+    # keys are normalised once per distinct identifier, then joined back to the events
+    engine.create(
+        "ev_keys",
+        f"""
+        SELECT p.id_type, p.id_value, u.user_id
+        FROM (SELECT DISTINCT id_type, id_value FROM ev) p
+        LEFT JOIN ident u ON u.k = {key_sql("p.id_type", "p.id_value")}
+        """,
+    )
+    engine.create(
+        "ref_keys",
+        f"""
+        SELECT r.referrer, u.user_id
+        FROM (SELECT DISTINCT referrer FROM ev WHERE referrer IS NOT NULL) r
+        LEFT JOIN ident u ON u.k = {ref_k}
+        """,
+    )
     engine.create(
         "ev_u",
-        f"""
+        """
         SELECT e._row, e.ts_us, e.event_type, e.item_id, e.order_id,
-               u.user_id, r.user_id AS referrer_user_id
+               k.user_id, r.user_id AS referrer_user_id
         FROM ev e
-        LEFT JOIN ident u ON u.k = {key_sql("e.id_type", "e.id_value")}
-        LEFT JOIN ident r ON r.k = {ref_k}
+        LEFT JOIN ev_keys k ON k.id_type = e.id_type AND k.id_value = e.id_value
+        LEFT JOIN ref_keys r ON r.referrer = e.referrer
         """,
         keep=True,
     )

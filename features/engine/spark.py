@@ -65,7 +65,8 @@ class SparkEngine(Engine):
         self._views.append(name)
 
     def fetch(self, sql: str) -> pd.DataFrame:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # PySpark's own pandas-3 deprecation notices
+            warnings.filterwarnings("ignore", module="pyspark")
             warnings.simplefilter("ignore", FutureWarning)
             out: pd.DataFrame = self.spark.sql(render(sql, self.dialect)).toPandas()  # type: ignore[attr-defined]
         return out
