@@ -26,6 +26,7 @@ from features import store_layout as store
 from features.constraints import resolve_constraints
 from features.engine import ENGINES, Engine, open_engine
 from features.engine import job as engine_job
+from features.engine.spark import check_master
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
 from features.identity import Identity, id_keys, resolve, sightings, split_key
@@ -587,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         settings.features.max_reject_rate = args.max_reject_rate
     out = args.out or settings.work_dir / "features"
     try:
+        if args.spark_master is not None:
+            if args.engine != "spark":
+                raise LinliInputError(
+                    "--spark-master is for --engine spark", hint="add --engine spark"
+                )
+            check_master(args.spark_master)
         summary = run(
             args.data,
             out,

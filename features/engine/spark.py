@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import warnings
 
 import pandas as pd
 import pyarrow as pa
 
 from features.engine.base import Engine, render
+from features.errors import LinliInputError
 
 log = logging.getLogger(__name__)
 
 LOCAL_MASTER = "local[2]"
+
+
+def check_master(master: str | None) -> None:
+    """Raise a one-line error unless `master` looks like a Spark master URL (None is local)."""
+    if master is not None and not master.startswith(("local", "spark://", "yarn", "k8s://")):
+        raise LinliInputError(
+            f"--spark-master {master!r} is not a Spark master URL",
+            hint="use local[N], spark://HOST:PORT, yarn or k8s://URL",
+        )
 
 
 def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> object:
@@ -34,6 +45,12 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> obj
         # short jobs on few cores: the quick JIT tier starts faster than full optimisation
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     )
+    check_master(master)
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise LinliInputError(
+            "--engine spark needs a Java runtime (17 or later) and none is on PATH",
+            hint="install one (apt-get install openjdk-17-jre-headless) or use --engine duckdb",
+        )
     with warnings.catch_warnings():  # PySpark's notice about pandas 3 (it works here)
         warnings.simplefilter("ignore", FutureWarning)
         session = builder.getOrCreate()
