@@ -218,7 +218,7 @@ def build_store(
 
     with _step("profiles", timings, bar):
         items = catalogue(data.clean("items"), events)
-        profile = rfm(events)
+        profile = engine_job.profiles(engine) if engine is not None else rfm(events)
         tiers = value_tiers(profile, load_rules(settings.features.tag_rules))
         profile["value_tier"] = tiers["detail"].to_numpy()
         profile["rfm_score"] = tiers["rfm_score"].to_numpy()

@@ -2,7 +2,7 @@
 user ids to events, and turn the matrix triples into CSR matrices.
 
 Pandas holds only what goes in (the validated tables) and what comes back (the identity
-table, each event's user ids, the aggregated triples).
+table, each event's user ids, one profile row per user, the aggregated triples).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from features.engine.base import Engine
 from features.engine.identity_sql import key_sql, ref_type_sql, ref_value_sql, resolve_identity
+from features.engine.profiles_sql import profile_sql
 from features.engine.triples_sql import (
     basket_triples,
     prepare_lines,
@@ -21,7 +22,7 @@ from features.engine.triples_sql import (
 )
 from features.identity import ABSORBED, FIRST_SEEN, KEPT, KEY, Identity
 from features.matrix import BasketCol, IdMap, Interactions
-from features.schema import Col
+from features.schema import CHINA_TZ, Col
 
 REFERRER_USER_ID = "referrer_user_id"
 
@@ -75,6 +76,12 @@ def register_inputs(
                 "event_type": _s(events.get(Col.EVENT_TYPE), n),
                 "item_id": _s(events.get(Col.ITEM_ID), n),
                 "order_id": _s(events.get(Col.ORDER_ID), n),
+                "amount": pd.Series(
+                    events[Col.AMOUNT].to_numpy(np.float64)
+                    if Col.AMOUNT in events.columns
+                    else np.full(n, np.nan),
+                    dtype="float64",
+                ),
                 "referrer": _s(events.get(Col.REFERRER), n),
             }
         ),
@@ -215,7 +222,7 @@ def attach_users(engine: Engine, events: pd.DataFrame) -> pd.DataFrame:
     engine.create(
         "ev_u",
         """
-        SELECT e._row, e.ts_us, e.event_type, e.item_id, e.order_id,
+        SELECT e._row, e.ts_us, e.event_type, e.item_id, e.order_id, e.amount,
                k.user_id, r.user_id AS referrer_user_id
         FROM ev e
         LEFT JOIN ev_keys k ON k.id_type = e.id_type AND k.id_value = e.id_value
@@ -228,6 +235,26 @@ def attach_users(engine: Engine, events: pd.DataFrame) -> pd.DataFrame:
     if Col.REFERRER in events.columns:
         out[REFERRER_USER_ID] = got["referrer_user_id"].astype("string").to_numpy()
     return out
+
+
+def profiles(engine: Engine) -> pd.DataFrame:
+    """Recency, frequency, monetary, AOV and activity span per user (:func:`features.tags.rfm`)."""
+    p = engine.fetch(profile_sql())
+    china = CHINA_TZ
+    return pd.DataFrame(
+        {
+            Col.USER_ID: p["user_id"].astype("string").to_numpy(),
+            "first_seen": from_us(p["first_us"]).dt.tz_convert(china).to_numpy(),
+            "last_seen": from_us(p["last_us"]).dt.tz_convert(china).to_numpy(),
+            "last_order": from_us(p["last_order_us"]).dt.tz_convert(china).to_numpy(),
+            "frequency": p["frequency"].to_numpy(np.int64),
+            "monetary": p["monetary"].to_numpy(np.float64),
+            "lines": p["lines"].to_numpy(np.int64),
+            "recency_days": p["recency_days"].to_numpy(np.float64),
+            "aov": p["aov"].to_numpy(np.float64),
+            "orders_per_30d": p["orders_per_30d"].to_numpy(np.float64),
+        }
+    )
 
 
 def _csr(
@@ -280,7 +307,7 @@ def interactions(
             BasketCol.COUNT: b["count"].to_numpy(np.int64),
         }
     )
-    snapshot = pd.Timestamp(snapshot_us, unit="us", tz="UTC").tz_convert("Asia/Shanghai")
+    snapshot = pd.Timestamp(snapshot_us, unit="us", tz="UTC").tz_convert(CHINA_TZ)
     return Interactions(
         users,
         items,
