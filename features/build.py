@@ -23,6 +23,9 @@ import pandas as pd
 from features import store_layout as store
 from features.cli_parser import LinliParser, existing_dir, one_line
 from features.constraints import resolve_constraints
+from features.engine import ENGINES, Engine, open_engine
+from features.engine import job as engine_job
+from features.engine.spark import check_master
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
 from features.identity import Identity, id_keys, resolve, sightings, split_key
@@ -43,7 +46,9 @@ from features.tags import build_tags, load_rules, rfm, value_tiers
 
 log = logging.getLogger("linli.features")
 
-REFERRER_USER_ID = "referrer_user_id"
+REFERRER_USER_ID = engine_job.REFERRER_USER_ID
+PANDAS = "pandas"
+DEFAULT_ENGINE = PANDAS
 UNKNOWN_CATEGORY = "unknown"
 
 
@@ -60,6 +65,8 @@ class FeatureStore:
     baskets: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # groups, members, lives, hosts
     summary: dict[str, Any] = field(default_factory=dict)
+    # interaction matrices already computed by an engine (side features are added on write)
+    interactions: Interactions | None = None
 
 
 @contextmanager
@@ -117,42 +124,79 @@ def catalogue(items: pd.DataFrame | None, events: pd.DataFrame) -> pd.DataFrame:
     return known.sort_values(Col.ITEM_ID).reset_index(drop=True)
 
 
+def _engine_identity(
+    engine: Engine,
+    events: pd.DataFrame,
+    data: DataDir,
+    previous_identity: pd.DataFrame | None,
+    settings: Settings,
+) -> Identity:
+    """Register the validated inputs in `engine` and resolve identity there."""
+    groups = data.clean("groups")
+    extra = [t for t in (data.clean("group_members"), data.clean("manual_tags")) if t is not None]
+    refs = [] if groups is None or Col.LEADER not in groups.columns else [groups[Col.LEADER]]
+    engine_job.register_inputs(
+        engine, events, data.clean("identity_links"), extra, refs, previous_identity
+    )
+    return engine_job.identity(engine, settings.features.max_people_per_identifier)
+
+
+def _pandas_identity(
+    events: pd.DataFrame,
+    data: DataDir,
+    previous_identity: pd.DataFrame | None,
+    settings: Settings,
+) -> Identity:
+    members, manual, groups = (data.clean(t) for t in ("group_members", "manual_tags", "groups"))
+    seen = [sightings(events[Col.ID_TYPE], events[Col.ID_VALUE], events[Col.TS])]
+    for t in (members, manual):
+        if t is not None:
+            seen.append(sightings(t[Col.ID_TYPE], t[Col.ID_VALUE]))
+    for refs in (events.get(Col.REFERRER), None if groups is None else groups.get(Col.LEADER)):
+        if refs is not None and refs.notna().any():
+            rt, rv = split_key(refs.dropna())
+            seen.append(sightings(rt, rv))
+    return resolve(
+        pd.concat(seen, ignore_index=True),
+        data.clean("identity_links"),
+        previous_identity,
+        settings.features.max_people_per_identifier,
+    )
+
+
 def build_store(
     data: DataDir,
     settings: Settings,
     previous_identity: pd.DataFrame | None = None,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> FeatureStore:
-    """Validated tables -> unified, tagged, matrix-ready feature store (pure, no I/O)."""
+    """Validated tables -> unified, tagged, matrix-ready feature store (no file I/O).
+
+    With `engine`, identity resolution, attaching user ids to events and the matrix triples
+    run as relational steps in it; without, in pandas.
+    """
     timings: dict[str, float] = {}
-    bar = Steps("linli features", 5, enabled=progress).start()
+    bar = Steps("linli features", 6 if engine is not None else 5, enabled=progress).start()
     events = data.clean("events")
     assert events is not None  # required table; load_data_dir raised otherwise
-    links = data.clean("identity_links")
     members = data.clean("group_members")
     manual = data.clean("manual_tags")
     groups = data.clean("groups")
 
     with _step("identity", timings, bar):
-        seen = [sightings(events[Col.ID_TYPE], events[Col.ID_VALUE], events[Col.TS])]
-        for t in (members, manual):
-            if t is not None:
-                seen.append(sightings(t[Col.ID_TYPE], t[Col.ID_VALUE]))
-        for refs in (events.get(Col.REFERRER), None if groups is None else groups.get(Col.LEADER)):
-            if refs is not None and refs.notna().any():
-                rt, rv = split_key(refs.dropna())
-                seen.append(sightings(rt, rv))
-        identity = resolve(
-            pd.concat(seen, ignore_index=True),
-            links,
-            previous_identity,
-            settings.features.max_people_per_identifier,
-        )
+        if engine is not None:
+            identity = _engine_identity(engine, events, data, previous_identity, settings)
+        else:
+            identity = _pandas_identity(events, data, previous_identity, settings)
 
     with _step("attach user ids", timings, bar):
-        events = _with_user(events, identity)
-        if Col.REFERRER in events.columns:
-            events[REFERRER_USER_ID] = _ref_user(events[Col.REFERRER], identity).to_numpy()
+        if engine is not None:
+            events = engine_job.attach_users(engine, events)
+        else:
+            events = _with_user(events, identity)
+            if Col.REFERRER in events.columns:
+                events[REFERRER_USER_ID] = _ref_user(events[Col.REFERRER], identity).to_numpy()
         if not events[Col.TS].is_monotonic_increasing:  # logs usually arrive in time order
             events = events.sort_values(Col.TS, kind="stable").reset_index(drop=True)
         tables: dict[str, pd.DataFrame] = {}
@@ -171,7 +215,7 @@ def build_store(
 
     with _step("profiles", timings, bar):
         items = catalogue(data.clean("items"), events)
-        profile = rfm(events)
+        profile = engine_job.profiles(engine) if engine is not None else rfm(events)
         tiers = value_tiers(profile, load_rules(settings.features.tag_rules))
         profile["value_tier"] = tiers["detail"].to_numpy()
         profile["rfm_score"] = tiers["rfm_score"].to_numpy()
@@ -194,6 +238,16 @@ def build_store(
     with _step("baskets", timings, bar):
         bask = baskets(events)
 
+    inter = None
+    if engine is not None:
+        with _step("matrix triples", timings, bar):
+            inter = engine_job.interactions(
+                engine,
+                IdMap.from_values(identity.table[Col.USER_ID]),
+                IdMap.from_values(items[Col.ITEM_ID]),
+                settings.features.event_weights,
+                settings.features.half_life_days,
+            )
     bar.close()
     identifiers_raw = events[[Col.ID_TYPE, Col.ID_VALUE]].drop_duplicates()
     summary: dict[str, Any] = {
@@ -219,17 +273,27 @@ def build_store(
         "manual_tags": int((tags["source"] == "manual").sum()),
         "constraint_pairs": int(len(constraints)),
         "timings_s": timings,
+        "engine": engine.name if engine is not None else "pandas",
     }
-    return FeatureStore(events, identity, items, users, tags, constraints, bask, tables, summary)
+    return FeatureStore(
+        events, identity, items, users, tags, constraints, bask, tables, summary, inter
+    )
 
 
 def build_matrices(fs: FeatureStore, settings: Settings) -> Interactions:
     """The user-item matrices and side features of a feature store."""
     users = IdMap.from_values(fs.identity.table[Col.USER_ID])
     items = IdMap.from_values(fs.items[Col.ITEM_ID])
-    inter = build_interactions(
-        fs.events, users, items, settings.features.event_weights, settings.features.half_life_days
-    )
+    if fs.interactions is not None:
+        inter = fs.interactions
+    else:
+        inter = build_interactions(
+            fs.events,
+            users,
+            items,
+            settings.features.event_weights,
+            settings.features.half_life_days,
+        )
     inter.item_features, inter.item_feature_names = item_feature_matrix(items, fs.items)
     inter.user_features, inter.user_feature_names = user_feature_matrix(users, fs.tags)
     members = fs.tables.get("group_members")
@@ -297,6 +361,8 @@ def run(
     previous: Path | None = None,
     progress: bool = True,
     use_store: bool | None = None,
+    engine: str = DEFAULT_ENGINE,
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
     """Load, validate, build and write the feature store; returns the summary.
 
@@ -314,9 +380,14 @@ def run(
     _stop_without_events(data, out)
     prev_path = previous if previous is not None else out / store.IDENTITY
     prev = pd.read_parquet(prev_path) if prev_path.exists() else None
+    prev_snapshot = _previous_snapshot(out)
     if prev is not None:
         log.info("seeding identity from %s (%d identifiers)", prev_path, len(prev))
-    fs = build_store(data, settings, prev, progress=progress)
+    if engine == PANDAS:
+        fs = build_store(data, settings, prev, progress=progress)
+    else:
+        with open_engine(engine, spark_master=spark_master) as eng:
+            fs = build_store(data, settings, prev, progress=progress, engine=eng)
     fs.summary["timings_s"] = {"load_and_validate": round(load_s, 3), **fs.summary["timings_s"]}
     fs.summary["encodings"] = data.encodings
     fs.summary["reject_rates"] = reject_rates(fs.summary["tables"])
@@ -327,11 +398,57 @@ def run(
     }
     rejects = {name: v.rejects for name, v in data.tables.items()}
     summary = write_store(fs, out, settings, rejects)
+    summary["rebuild"] = rebuild_report(prev, fs, prev_snapshot)
     summary["timings_s"]["total"] = round(time.perf_counter() - t0, 3)
     (out / store.SUMMARY).write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     return summary
+
+
+def _previous_snapshot(out: Path) -> pd.Timestamp | None:
+    meta = out / store.MATRIX_DIR / "meta.json"
+    if not meta.exists():
+        return None
+    try:
+        return pd.Timestamp(json.loads(meta.read_text(encoding="utf-8"))["snapshot"])
+    except (ValueError, KeyError):
+        return None
+
+
+def rebuild_report(
+    prev: pd.DataFrame | None, fs: FeatureStore, prev_snapshot: pd.Timestamp | None
+) -> dict[str, Any]:
+    """What a rebuild over an earlier store kept and redid (empty dict on a first build).
+
+    Every step is recomputed over all events (the job is a full recompute); the report says
+    how much of that input is new and that every earlier identifier kept its user id.
+    """
+    if prev is None or not len(prev):
+        return {}
+    key = id_keys(prev[Col.ID_TYPE], prev[Col.ID_VALUE])
+    before = pd.Series(prev[Col.USER_ID].to_numpy(), index=key.to_numpy())
+    now_t = fs.identity.table
+    now = pd.Series(
+        now_t[Col.USER_ID].to_numpy(), index=id_keys(now_t[Col.ID_TYPE], now_t[Col.ID_VALUE])
+    )
+    common = before.index.intersection(now.index)
+    absorbed = set(fs.identity.merges["absorbed_user_id"].astype(str))
+    changed = before[common] != now[common]
+    n_events = len(fs.events)
+    newer = (
+        int((fs.events[Col.TS] > prev_snapshot).sum()) if prev_snapshot is not None else n_events
+    )
+    return {
+        "previous_identifiers": int(len(before)),
+        "identifiers_new": int(len(now.index.difference(before.index))),
+        "identifiers_keeping_their_user_id": int((~changed).sum()),
+        "identifiers_renamed_by_merges": int(changed[before[common].isin(absorbed)].sum()),
+        "identifiers_renamed_otherwise": int(changed[~before[common].isin(absorbed)].sum()),
+        "events_after_previous_snapshot": newer,
+        "events_recomputed": n_events,
+        "share_of_events_new": round(newer / n_events, 4) if n_events else 0.0,
+    }
 
 
 def _stop_without_events(data: DataDir, out: Path) -> None:
@@ -408,7 +525,15 @@ def _print_summary(s: dict[str, Any], echo: Callable[[str], None] = print) -> No
     for table, rate in (s.get("reject_rates") or {}).items():
         if rate > s.get("max_reject_rate", 1.0):
             echo(f"  WARNING: {rate:.0%} of {table} rows rejected")
-    echo(f"  time {s['timings_s']['total']:.1f}s")
+    rb = s.get("rebuild") or {}
+    if rb:
+        echo(
+            f"  rebuild: {rb['identifiers_keeping_their_user_id']:,} of {rb['previous_identifiers']:,} "
+            f"earlier identifiers kept their user id ({rb['identifiers_renamed_by_merges']} renamed "
+            f"by merges), {rb['identifiers_new']:,} new; recomputed all {rb['events_recomputed']:,} "
+            f"events, {rb['events_after_previous_snapshot']:,} of them after the previous snapshot"
+        )
+    echo(f"  time {s['timings_s']['total']:.1f}s [{s.get('engine', 'pandas')}]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,6 +566,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave out the rows of the ingestion store (settings.store_url)",
     )
+    b.add_argument(
+        "--engine",
+        choices=(PANDAS, *ENGINES),
+        default=DEFAULT_ENGINE,
+        help="what runs identity resolution, attaching user ids and the matrix triples: "
+        f"pandas, duckdb (embedded) or spark (default {DEFAULT_ENGINE})",
+    )
+    b.add_argument(
+        "--spark-master",
+        default=None,
+        help="Spark master URL for --engine spark, e.g. spark://host:7077 (default local[2])",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
@@ -452,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
         settings.features.max_reject_rate = args.max_reject_rate
     out = args.out or settings.work_dir / "features"
     try:
+        if args.spark_master is not None:
+            if args.engine != "spark":
+                raise LinliInputError(
+                    "--spark-master is for --engine spark", hint="add --engine spark"
+                )
+            check_master(args.spark_master)
         summary = run(
             args.data,
             out,
@@ -459,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
             args.previous,
             progress=not args.no_progress,
             use_store=False if args.no_store else None,
+            engine=args.engine,
+            spark_master=args.spark_master,
         )
     except (LinliInputError, FileNotFoundError, StoreError) as exc:
         print(f"linli features: error: {one_line(exc)}", file=sys.stderr)

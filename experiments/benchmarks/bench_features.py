@@ -3,24 +3,26 @@
 `python -m experiments.benchmarks.bench_features --events 10000000` writes a SCHEMA data
 directory of N events (vectorised numpy, realistic mix of event types, ids,
 phone formats, search texts, orders) once, then runs the feature job on it and
-reports events/s per step. The baseline, run in the same process, is the bare
-Parquet read of the events table (the I/O floor), so the ratio says how much
-the job costs on top of reading its input.
+reports, per engine (each build in its own process), seconds, events/s, peak resident
+memory of the process tree and each step's seconds. The baseline, run in the same
+process, is the bare Parquet read of the events table (the I/O floor), so the ratio
+says how much the job costs on top of reading its input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
-
-from features.build import run
-from training.settings import load_settings
 
 TYPES = np.array(
     ["view", "click", "search", "cart", "order", "jielong", "live_view", "message", "share"]
@@ -121,14 +123,63 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
     return data
 
 
+def run_measured(cmd: list[str]) -> tuple[float, int]:
+    """Run `cmd`; (wall seconds, peak resident memory of its whole process tree in bytes)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    secs = time.perf_counter() - t0
+    if proc.returncode not in (0,):
+        err = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])} ... exit {proc.returncode}: {err[-1] if err else ''}"
+        )
+    return secs, peak
+
+
+def bench_engine(data: Path, out: Path, engine: str, n_events: int) -> dict[str, object]:
+    """One feature build on `engine` in a child process: seconds, events/s, peak RSS, steps."""
+    cmd = [sys.executable, "-m", "features.build", "build", "--data", str(data), "--out", str(out)]
+    cmd += ["--engine", engine, "--no-progress", "--no-store"]
+    shutil.rmtree(out, ignore_errors=True)  # a cold build: no previous identity
+    secs, peak = run_measured(cmd)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    steps = summary["timings_s"]
+    return {
+        "engine": engine,
+        "seconds": round(secs, 2),
+        "events_per_s": round(n_events / secs),
+        "peak_rss_gb": round(peak / 2**30, 2),
+        "steps_s": steps,
+        "steps_events_per_s": {k: round(n_events / v) for k, v in steps.items() if v > 0},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: run the benchmark and print events/s."""
+    """CLI: run the benchmark and print events/s per engine and step."""
     ap = argparse.ArgumentParser(
         prog="python -m experiments.benchmarks.bench_features", description=__doc__
     )
-    ap.add_argument("--events", type=int, default=10_000_000)
-    ap.add_argument("--dir", type=Path, default=Path("work/bench_features"))
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--events", type=int, default=10_000_000, help="events in the log (default 10M)"
+    )
+    ap.add_argument(
+        "--dir", type=Path, default=Path("work/bench_features"), help="where the log and stores go"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed of the generated log (default 0)")
+    ap.add_argument(
+        "--engines",
+        default="duckdb,spark",
+        help="comma-separated engines to time: pandas, duckdb, spark (default duckdb,spark)",
+    )
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     data = make_log(a.events, a.dir, a.seed)
@@ -136,23 +187,26 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     base_rows = pq.read_table(data / "events.parquet").num_rows
     base_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    summary = run(data, a.dir / "features", load_settings(work_dir=a.dir), progress=True)
-    job_s = time.perf_counter() - t0
-    result = {
+    result: dict[str, object] = {
         "events": a.events,
         "baseline_parquet_read_s": round(base_s, 2),
         "baseline_events_per_s": round(base_rows / base_s),
-        "feature_job_s": round(job_s, 2),
-        "feature_job_events_per_s": round(a.events / job_s),
-        "ratio_job_to_read": round(job_s / base_s, 1),
-        "steps_s": summary["timings_s"],
-        "steps_events_per_s": {
-            k: round(a.events / v) for k, v in summary["timings_s"].items() if v > 0
-        },
+        "engines": [],
     }
-    print(json.dumps(result, indent=1))
+    print(f"baseline: bare Parquet read {base_s:.2f}s ({base_rows / base_s:,.0f} events/s)")
+    for engine in [e.strip() for e in a.engines.split(",") if e.strip()]:
+        print(f"{engine}: building ...", flush=True)
+        row = bench_engine(data, a.dir / f"features_{engine}", engine, a.events)
+        result["engines"].append(row)  # type: ignore[attr-defined]
+        print(
+            f"{engine}: {row['seconds']}s, {row['events_per_s']:,} events/s, "
+            f"peak RSS {row['peak_rss_gb']} GB, {float(row['seconds']) / base_s:.1f}x the read",  # type: ignore[arg-type]
+            flush=True,
+        )
+        for step, secs in row["steps_s"].items():  # type: ignore[attr-defined]
+            print(f"  {step:<18} {secs:>8.2f}s")
     (a.dir / "result.json").write_text(json.dumps(result, indent=1))
+    print(f"result: {a.dir / 'result.json'}")
     return 0
 
 

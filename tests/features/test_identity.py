@@ -1,12 +1,38 @@
-"""Unified id: components of the identity graph, WeCom preference, stability across rebuilds."""
+"""Unified id: components of the identity graph, WeCom preference, stability across rebuilds.
+
+Every rule is checked on each way of resolving: pandas and the DuckDB engine's SQL (the Spark
+engine runs the same SQL; tests/features/test_engine_parity.py compares whole stores).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.identity import id_keys, normalize_id_value, resolve, sightings
+from features.engine.duck import DuckEngine
+from features.engine.job import resolve_in_engine
+from features.identity import Identity, id_keys, normalize_id_value, resolve, sightings
+
+Resolver = Callable[..., Identity]
+
+
+@pytest.fixture(scope="module", params=["pandas", "duckdb"])
+def resolver(request: pytest.FixtureRequest) -> Iterator[Resolver]:
+    if request.param == "pandas":
+        yield resolve
+        return
+    engine = DuckEngine()
+
+    def run(*args: Any, **kwargs: Any) -> Identity:
+        return resolve_in_engine(engine, *args, **kwargs)
+
+    yield run
+    engine.close()
 
 
 def seen(pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -26,25 +52,25 @@ def test_phone_formats_are_one_number() -> None:
     assert normalize_id_value(t, v).nunique() == 1
 
 
-def test_wecom_id_is_preferred_as_user_id() -> None:
-    ident = resolve(
+def test_wecom_id_is_preferred_as_user_id(resolver: Resolver) -> None:
+    ident = resolver(
         seen([("openid", "o1", "2026-01-01"), ("wecom", "w1", "2026-03-01")]),
         links([("openid", "o1", "wecom", "w1")]),
     )
     assert set(ident.table["user_id"]) == {"wecom:w1"}
 
 
-def test_without_wecom_the_earliest_preferred_type_wins() -> None:
-    ident = resolve(
+def test_without_wecom_the_earliest_preferred_type_wins(resolver: Resolver) -> None:
+    ident = resolver(
         seen([("member_card", "m1", "2026-01-01"), ("phone", "13800000000", "2026-02-01")]),
         links([("member_card", "m1", "phone", "138-0000-0000")]),
     )
     assert set(ident.table["user_id"]) == {"phone:13800000000"}
 
 
-def test_person_keeps_id_when_a_wecom_id_is_linked_later() -> None:
-    first = resolve(seen([("openid", "o1", "2026-01-01")]))
-    later = resolve(
+def test_person_keeps_id_when_a_wecom_id_is_linked_later(resolver: Resolver) -> None:
+    first = resolver(seen([("openid", "o1", "2026-01-01")]))
+    later = resolver(
         seen([("openid", "o1", "2026-01-01"), ("wecom", "w9", "2026-04-01")]),
         links([("openid", "o1", "wecom", "w9")]),
         previous=first.table,
@@ -53,10 +79,10 @@ def test_person_keeps_id_when_a_wecom_id_is_linked_later() -> None:
     assert later.merges.empty
 
 
-def test_merge_of_two_known_people_keeps_the_older_id_and_is_logged() -> None:
+def test_merge_of_two_known_people_keeps_the_older_id_and_is_logged(resolver: Resolver) -> None:
     base = seen([("wecom", "old", "2026-01-01"), ("wecom", "new", "2026-02-01")])
-    first = resolve(base)
-    second = resolve(base, links([("wecom", "new", "wecom", "old")]), previous=first.table)
+    first = resolver(base)
+    second = resolver(base, links([("wecom", "new", "wecom", "old")]), previous=first.table)
     assert set(second.table["user_id"]) == {"wecom:old"}
     assert second.merges[["kept_user_id", "absorbed_user_id"]].values.tolist() == [
         ["wecom:old", "wecom:new"]
@@ -68,7 +94,9 @@ def test_merge_of_two_known_people_keeps_the_older_id_and_is_logged() -> None:
     n=st.integers(2, 25),
     edges=st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24)), max_size=40),
 )
-def test_users_are_exactly_the_connected_components(n: int, edges: list[tuple[int, int]]) -> None:
+def test_users_are_exactly_the_connected_components(
+    resolver: Resolver, n: int, edges: list[tuple[int, int]]
+) -> None:
     edges = [(a % n, b % n) for a, b in edges]
     parent = list(range(n))
 
@@ -81,7 +109,7 @@ def test_users_are_exactly_the_connected_components(n: int, edges: list[tuple[in
     for a, b in edges:
         parent[find(a)] = find(b)
     ids = [("openid", f"o{i}", "2026-01-01") for i in range(n)]
-    ident = resolve(seen(ids), links([("openid", f"o{a}", "openid", f"o{b}") for a, b in edges]))
+    ident = resolver(seen(ids), links([("openid", f"o{a}", "openid", f"o{b}") for a, b in edges]))
     user = dict(zip(ident.table["id_value"], ident.table["user_id"], strict=True))
     for i in range(n):
         for j in range(n):
@@ -94,12 +122,12 @@ def test_users_are_exactly_the_connected_components(n: int, edges: list[tuple[in
     extra=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)), max_size=10),
 )
 def test_rebuild_on_more_links_never_renames_an_unmerged_person(
-    n: int, extra: list[tuple[int, int]]
+    resolver: Resolver, n: int, extra: list[tuple[int, int]]
 ) -> None:
     ids = [("openid", f"o{i}", f"2026-01-{i + 1:02d}") for i in range(n)]
-    first = resolve(seen(ids))
+    first = resolver(seen(ids))
     more = [(a % n, b % n) for a, b in extra]
-    second = resolve(
+    second = resolver(
         seen(ids),
         links([("openid", f"o{a}", "openid", f"o{b}") for a, b in more]),
         previous=first.table,
@@ -116,3 +144,22 @@ def test_rebuild_on_more_links_never_renames_an_unmerged_person(
 
 def test_id_keys_lowercase_types() -> None:
     assert id_keys(pd.Series(["WeCom"]), pd.Series([" w1 "])).iloc[0] == "wecom:w1"
+
+
+def test_a_shared_phone_is_reported_not_merged_by_either_resolver(resolver: Resolver) -> None:
+    n = 60
+    wecom = [f"w{i}" for i in range(n)]
+    found = sightings(pd.Series(["wecom"] * n + ["phone"]), pd.Series([*wecom, "13800000000"]))
+    shop = links(
+        [("wecom", w, "phone", "13800000000") for w in wecom]
+        + [("wecom", "w1", "openid", "o1"), ("wecom", "w2", "openid", "o2")]
+    )
+    capped = resolver(found, shop, max_people_per_identifier=20)
+    users = capped.table.set_index(id_keys(capped.table["id_type"], capped.table["id_value"]))
+    assert users["user_id"].nunique() == n + 1  # 60 people and the phone on its own
+    assert users.loc["wecom:w1", "user_id"] == users.loc["openid:o1", "user_id"]
+    (row,) = capped.suspicious.itertuples()
+    assert row.id_key == "phone:13800000000" and row.people == n and row.links == n
+    assert resolver(found, shop).table["user_id"].nunique() == 1  # without the guard
+    family = shop.iloc[:3]  # three people sharing a phone stay one household
+    assert len(resolver(found, family, max_people_per_identifier=20).suspicious) == 0
