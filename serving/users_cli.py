@@ -30,7 +30,7 @@ PAGE = 20
 def _parser() -> argparse.ArgumentParser:
     p = LinliParser(prog="linli users", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True, metavar="{query,profile}")
-    where = argparse.ArgumentParser(add_help=False)
+    where = LinliParser(add_help=False)
     where.add_argument(
         "--bundle",
         type=Path,
