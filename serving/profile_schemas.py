@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 MAX_PAGE = 1000
+_RID = "The request id (the caller's or a generated one)."
 MAX_EXPRESSION = 2000
 
 
@@ -78,7 +79,7 @@ class GroupProfileRequest(_Req):
 class TagOut(BaseModel):
     """One tag of a member."""
 
-    tag: str
+    tag: str = Field(..., description="The tag, e.g. `interest:fitness` or `allergy:mango`.")
     source: str = Field(
         ...,
         description="rule (computed from events), manual (leader note in the data), "
@@ -90,8 +91,8 @@ class TagOut(BaseModel):
 class Named(BaseModel):
     """An id with its display name."""
 
-    id: str
-    name: str
+    id: str = Field(..., description="The id.")
+    name: str = Field(..., description="Its display name.")
 
 
 class ConstraintsOut(BaseModel):
@@ -105,7 +106,7 @@ class ConstraintsOut(BaseModel):
 class UserProfileResponse(BaseModel):
     """Who a member is, in one answer."""
 
-    request_id: str
+    request_id: str = Field(..., description=_RID)
     user_id: str = Field(..., description="The unified user id.")
     identifiers: list[str] = Field(..., description="Every other identifier of the person.")
     value_tier: str | None = Field(None, description="Value tier from the RFM score.")
@@ -114,10 +115,10 @@ class UserProfileResponse(BaseModel):
         description="recency_days, frequency (orders), monetary (yuan), aov, orders_per_30d, "
         "rfm_score (3..15), first_seen, last_seen.",
     )
-    tags: list[TagOut]
+    tags: list[TagOut] = Field(..., description="Every tag, with where it came from.")
     segment: Named | None = Field(None, description="The discovered segment, when known.")
     groups: list[Named] = Field(..., description="Groups the member belongs to.")
-    constraints: ConstraintsOut
+    constraints: ConstraintsOut = Field(..., description="Allergies and avoidances in force.")
     activity: dict[str, int] = Field(
         ..., description="Messages, comments, shares, live views, 接龙 and orders counts."
     )
@@ -126,8 +127,8 @@ class UserProfileResponse(BaseModel):
 class UserRow(BaseModel):
     """One user of a query's page."""
 
-    user_id: str
-    value_tier: str | None = None
+    user_id: str = Field(..., description="The unified user id.")
+    value_tier: str | None = Field(None, description="Value tier from the RFM score.")
     frequency: int | None = Field(None, description="Orders.")
     monetary: float | None = Field(None, description="Total spend (yuan).")
     segment: str | None = Field(None, description="Segment name, when known.")
@@ -136,12 +137,12 @@ class UserRow(BaseModel):
 class UsersQueryResponse(BaseModel):
     """How many users match, and one page of them (highest spend first)."""
 
-    request_id: str
+    request_id: str = Field(..., description=_RID)
     expression: str = Field(..., description="The expression evaluated (segments folded in).")
-    count: int
-    offset: int
-    limit: int
-    users: list[UserRow]
+    count: int = Field(..., description="Users matching, over every page.")
+    offset: int = Field(..., description="First row of this page (0-based).")
+    limit: int = Field(..., description="Page size asked for.")
+    users: list[UserRow] = Field(..., description="This page, highest spend first.")
     unknown_terms: list[str] = Field(
         ..., description="Terms that match no tag of anyone (a typo, or nobody has it yet)."
     )
@@ -150,12 +151,14 @@ class UsersQueryResponse(BaseModel):
 class GroupProfileResponse(BaseModel):
     """One group: who is in it and what they buy."""
 
-    request_id: str
-    group_id: str
-    name: str | None = None
-    kind: str | None = None
-    leader: str | None = None
-    members: int
+    request_id: str = Field(..., description=_RID)
+    group_id: str = Field(..., description="The group asked for.")
+    name: str | None = Field(None, description="The group's name, when the data has one.")
+    kind: str | None = Field(
+        None, description="The group's kind (e.g. community, live), when known."
+    )
+    leader: str | None = Field(None, description="The leader's unified user id, when known.")
+    members: int = Field(..., description="Current members.")
     value_tiers: dict[str, int] = Field(..., description="Members per value tier.")
     segments: list[dict[str, Any]] = Field(..., description="segment_id, name, members.")
     top_tags: list[dict[str, Any]] = Field(..., description="tag, members (most common first).")
