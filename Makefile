@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORK ?= work
+# pytest-xdist workers (one per core here); each test file stays on one worker
+TEST_WORKERS ?= 2
 export OPENBLAS_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
@@ -23,10 +25,10 @@ demo: $(STAMP)
 	bash experiments/demos/demo.sh $(WORK)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" --durations=10
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
