@@ -23,7 +23,6 @@ Worlds are generated with ``features.synth.preset_config`` and built once under 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -33,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from features.cli_parser import LinliParser
 
 PRESETS = ("default", "overlap", "many", "sparse", "noisy")
 DATASETS = ("tafeng", "instacart", "taobao")
@@ -230,14 +231,21 @@ def to_markdown(rows: Sequence[Row], command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: build the worlds, run every check, print and write the table."""
-    p = argparse.ArgumentParser(prog="python -m experiments.matching_report", description=__doc__)
+    p = LinliParser(prog="python -m experiments.matching_report", description=__doc__)
     p.add_argument("--presets", default=",".join(PRESETS), help="comma list ('' for none)")
     p.add_argument("--datasets", default=",".join(DATASETS), help="comma list ('' for none)")
     p.add_argument("--checks", default=",".join(CHECKS), help="comma list of " + ",".join(CHECKS))
     p.add_argument("--people", type=int, default=3000, help="people per world")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--src", type=Path, default=None, help="real datasets (default ../shared)")
-    p.add_argument("--work", type=Path, default=Path("work/matching_report"))
+    p.add_argument("--seed", type=int, default=0, help="seed of the worlds, splits and models")
+    p.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="folder of the real datasets (default: ../shared/datasets)",
+    )
+    p.add_argument(
+        "--work", type=Path, default=Path("work/matching_report"), help="where worlds are built"
+    )
     p.add_argument("--out", type=Path, default=None, help="folder of matching_report.md / .json")
     a = p.parse_args(argv)
     if a.src is None:

@@ -39,7 +39,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def _states_default(action: argparse.Action) -> bool:
     """Whether the default is worth printing (not None/False/empty, not a flag)."""
-    if not action.option_strings or action.default in (None, False, [], "", argparse.SUPPRESS):
+    if not action.option_strings or action.default is None or action.default is False:
+        return False  # identity: a default of 0 is worth printing, though 0 == False
+    if action.default in ([], "", argparse.SUPPRESS):
         return False
     return action.nargs != 0
 
