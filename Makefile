@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.benchmarks.bench_als
 	$(BIN)/python -m experiments.checks.real_features
 	test -d $(WORK)/bench10k || $(BIN)/linli synth --out $(WORK)/bench10k --people 10000 --months 3 --quiet
-	test -d $(WORK)/bench200k || $(BIN)/linli synth --out $(WORK)/bench200k --people 200000 --items 30000 --months 1 --activity-scale 0.08 --quiet
+	test -d $(WORK)/bench200k || $(BIN)/linli synth --out $(WORK)/bench200k --people 200000 --items 30000 --months 2 --activity-scale 0.04 --quiet
 	$(BIN)/python -m experiments.benchmarks.bench_jobs --world $(WORK)/bench10k --world $(WORK)/bench200k --json $(WORK)/bench/bench_jobs.json
 
 # one uvicorn worker (the default 4 kept dying on 2 cores); experiments linli-training, -tuning, -evaluation, -matching, -ab, -reports

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from serving import schemas as s
+from serving.asgi_body import read_body
 from serving.engine import ApiError, Engine
 from serving.log_privacy import log_client_error
 from serving.runtime import Runtime
@@ -68,17 +69,6 @@ def answer(runtime: Runtime, path: str, body: bytes) -> tuple[int, bytes]:
         return 500, b'{"error": "An unexpected error has occurred, please check the server log."}'
 
 
-async def _body(receive: Any) -> bytes | None:
-    chunks, more = [], True
-    while more:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            return None
-        chunks.append(msg.get("body", b""))
-        more = msg.get("more_body", False)
-    return b"".join(chunks)
-
-
 class FastRank:
     """ASGI middleware answering the ranking endpoints directly (see the module docstring)."""
 
@@ -97,7 +87,7 @@ class FastRank:
         ):
             await self.app(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await read_body(receive)
         if body is None:
             return
         status, data = answer(rt, path, body)

@@ -27,6 +27,7 @@ import os
 import time
 from typing import Any
 
+from serving.asgi_body import replay
 from serving.settings import Settings, load_settings
 
 log = logging.getLogger("linli.serving.guard")
@@ -145,16 +146,7 @@ class Guard:
                 return
             chunks.append(chunk)
         body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # type: ignore[no-any-return]
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
     @staticmethod
     async def _drain(receive: Any, limit: int, more: bool = True) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from serving.asgi_body import read_body, replay
 from serving.log_privacy import log_client_error
 
 _PLAIN = {
@@ -93,17 +94,6 @@ def request_models(apis: dict[str, Any]) -> dict[str, type[BaseModel]]:
     return {route: m[0] for route, m in api_models(apis).items() if m[0] is not None}
 
 
-async def _read(receive: Any) -> bytes | None:
-    chunks, more = [], True
-    while more:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            return None
-        chunks.append(msg.get("body", b""))
-        more = msg.get("more_body", False)
-    return b"".join(chunks)
-
-
 class CheckBody:
     """ASGI middleware: a POST body that does not fit its route's model is a 400 (module docstring)."""
 
@@ -117,7 +107,7 @@ class CheckBody:
         if model is None or scope.get("type") != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _read(receive)
+        body = await read_body(receive)
         if body is None:
             return
         exc = check(model, body)
@@ -131,13 +121,4 @@ class CheckBody:
             await send({"type": "http.response.start", "status": 400, "headers": headers})
             await send({"type": "http.response.body", "body": data})
             return
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # type: ignore[no-any-return]
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
