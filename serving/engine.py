@@ -501,7 +501,7 @@ class Engine:
         items = self._items_out(r)
         for it in items:
             it.conflicts = None
-        aud, info = matching.audience(b, variant, theme, req.audience_n)
+        aud, info = matching.audience(b, variant, theme, req.audience_n, first=members)
         notes.append(f"audience source: {info.get('source', '')}")
         aud, counts = plan.members_first(aud, set(b.users[members].astype(str).tolist()))
         parts = plan.compose(b, theme, req.group_id, r.items, members, aud["user_id"].tolist())

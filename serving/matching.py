@@ -113,11 +113,14 @@ def precomputed_audience(
 
 
 def audience(
-    bundle: Bundle, variant: Variant, theme: Theme, n: int
+    bundle: Bundle, variant: Variant, theme: Theme, n: int, first: np.ndarray | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Top-n users by affinity to a theme with reasons; users a theme item would harm are left out.
 
-    A theme precomputed by the audience job (tables/audiences, same name) is served as is.
+    With ``first`` (user rows, e.g. a group's members), those of them with a signal for the
+    theme come first in score order and the rest of the n places go to everyone else by score:
+    a group's live invites its own members before strangers. A theme precomputed by the
+    audience job (tables/audiences, same name) is served as is.
     """
     pre = precomputed_audience(bundle, theme, n)
     if pre is not None:
@@ -152,7 +155,13 @@ def audience(
     conflicted = _conflicted(bundle, theme, items)
     has_signal = (score != 0) | tag_hit
     s = np.where(has_signal & ~conflicted, score, NEG)
-    top = top_k(s, n)
+    if first is not None and len(first):
+        own = np.zeros(nu, bool)
+        own[first] = True
+        top_own = top_k(np.where(own, s, NEG), n)
+        top = np.r_[top_own, top_k(np.where(own, NEG, s), n - len(top_own))].astype(np.int64)
+    else:
+        top = top_k(s, n)
     reasons = _audience_reasons(bundle, top, items, parts.get("bought"), tag_hit, wanted)
     out = pd.DataFrame(
         {

@@ -41,8 +41,8 @@ def render(p: dict[str, Any]) -> str:
         out.append(f"  host: {h['name']} ({h['tags']}) — {h['reasons']}")
     c = p.get("audience_counts", {})
     out.append(
-        f"  audience: {c.get('total', len(p['audience']))} people = {c.get('in_group', '?')} group "
-        f"members first, then {c.get('invitees', '?')} invitees"
+        f"  audience: {c.get('total', len(p['audience']))} people: {c.get('in_group', '?')} of the "
+        f"group's members first, then {c.get('invitees', '?')} invitees"
     )
     f = p.get("funnel")
     if f:

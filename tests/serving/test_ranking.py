@@ -205,6 +205,23 @@ def test_audience_leaves_out_constrained_users(b: art.Bundle) -> None:
         assert (df["reasons"].str.len() > 0).all()
 
 
+def test_audience_puts_the_given_users_with_a_signal_before_everyone_else(b: art.Bundle) -> None:
+    theme = matching.Theme(name="fruit", items=np.asarray([b.item_index["fruit-0"]]), keywords=[])
+    v = b.variants["champion"]
+    everyone, _ = matching.audience(b, v, theme, b.n_users)
+    ranked = [ranking.resolve_user(b, u) for u in everyone["user_id"]]
+    group = np.asarray(ranked[-40:] + [u for u in range(b.n_users) if u not in ranked][:10])
+    n = 30
+    df, _ = matching.audience(b, v, theme, n, first=group)
+    rows = [ranking.resolve_user(b, u) for u in df["user_id"]]
+    qualified = [u for u in ranked if u in set(group.tolist())]  # a signal and no conflict
+    assert rows[:n] == qualified[:n]  # the group's qualified members, in score order, first
+    df, _ = matching.audience(b, v, theme, 60, first=group)
+    rows = [ranking.resolve_user(b, u) for u in df["user_id"]]
+    assert rows[:40] == qualified and len(rows) == 60  # then everyone else, by score
+    assert rows[40:] == [u for u in ranked if u not in set(group.tolist())][:20]
+
+
 def test_variant_routing_is_stable_and_proportional(b: art.Bundle) -> None:
     picks = [ranking.choose_variant(b, f"wecom:w{i}", True, 0.3, "s1") for i in range(2000)]
     share = np.mean([p == "challenger" for p in picks])
