@@ -49,11 +49,22 @@ def make_cjk_font(chars: set[str], path: Path) -> Path:
     return path
 
 
+def system_cjk_fonts() -> list[str]:
+    """Font files of this machine that draw Chinese (any holding 一, U+4E00)."""
+    out = subprocess.run(
+        ["fc-list", ":charset=4e00", "file"], capture_output=True, text=True, check=False
+    )
+    return sorted({ln.split(":")[0].strip() for ln in out.stdout.splitlines() if ln.strip()})
+
+
 def fontconfig_with(font_dir: Path, conf: Path) -> Path:
-    """A fontconfig file: the system's configuration plus ``font_dir``."""
+    """A fontconfig file: the system's configuration without its CJK fonts (a machine that has
+    none, whatever this one has installed), plus ``font_dir``."""
+    reject = "".join(f"<glob>{f}</glob>" for f in system_cjk_fonts())
     conf.write_text(
         "<?xml version='1.0'?><!DOCTYPE fontconfig SYSTEM 'fonts.dtd'><fontconfig>"
         "<include ignore_missing='yes'>/etc/fonts/fonts.conf</include>"
+        f"<selectfont><rejectfont>{reject}</rejectfont></selectfont>"
         f"<dir>{font_dir}</dir><cachedir>{font_dir / 'cache'}</cachedir></fontconfig>",
         encoding="utf-8",
     )
