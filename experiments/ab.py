@@ -315,8 +315,8 @@ def verdict_line(result: ABResult) -> str:
         f"challenger - champion {diff:+.4f}{rel}, {level} [{lo:+.4f}, {hi:+.4f}], "
         f"p {p if p.startswith('<') else '= ' + p}"
     )
-    if lo > 0 or hi < 0:
-        winner = CHALLENGER if lo > 0 else CHAMPION
+    winner = verdict(result)["winner"]  # the one rule, as logged to MLflow
+    if winner != "none":
         return (
             f"verdict: {winner} {result.config[winner]} wins on {main} by {abs(diff):.4f} ({stats})"
         )
