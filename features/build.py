@@ -213,17 +213,17 @@ def build_store(
                 tables[name] = t
         manual_u = _with_user(manual, identity) if manual is not None else None
 
+    rules = load_rules(settings.features.tag_rules)  # tiers and tags read the same rules
     with _step("profiles", timings, bar):
         items = catalogue(data.clean("items"), events)
         profile = engine_job.profiles(engine) if engine is not None else rfm(events)
-        tiers = value_tiers(profile, load_rules(settings.features.tag_rules))
+        tiers = value_tiers(profile, rules)
         profile["value_tier"] = tiers["detail"].to_numpy()
         profile["rfm_score"] = tiers["rfm_score"].to_numpy()
         n_ids = identity.table.groupby(Col.USER_ID).size().rename("n_identifiers")
         users = profile.merge(n_ids, left_on=Col.USER_ID, right_index=True, how="left")
 
     with _step("tags", timings, bar):
-        rules = load_rules(settings.features.tag_rules)
         tags = build_tags(
             events,
             profile,
