@@ -54,6 +54,11 @@ class FeatureSettings(BaseModel):
         "(a shop phone typed in for everyone) is reported in suspicious_identifiers.csv and "
         "summary.json instead of merged through; None turns the guard off.",
     )
+    engine_memory_limit: str = Field(
+        "3GB",
+        description="Memory the embedded engine (DuckDB) may hold before it spills to disk; "
+        "the feature job's peak stays near it on any number of events.",
+    )
     min_item_interactions: int = Field(
         1, ge=1, description="Items with fewer interacting users are left out of the matrix."
     )

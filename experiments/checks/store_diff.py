@@ -35,8 +35,9 @@ RTOL = 1e-4
 
 
 def _frame_diff(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], name: str) -> list[str]:
-    if list(a.columns) != list(b.columns):
+    if set(a.columns) != set(b.columns):
         return [f"{name}: columns differ: {list(a.columns)} vs {list(b.columns)}"]
+    b = b[list(a.columns)]
     if len(a) != len(b):
         return [f"{name}: {len(a)} rows vs {len(b)}"]
     a = a.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -8,14 +8,22 @@ Spark run the same definition.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from types import TracebackType
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 
 SOURCE_DIALECT = "duckdb"
 ENGINES = ("duckdb", "spark")
+ROW = "_row"  # input order of a raw table's rows, unique
+ROW_BITS = 40  # file i's rows are numbered from i << ROW_BITS: _row orders files, then rows
+US_SUFFIX = "_us"  # a timestamp held as BIGINT microseconds since the epoch (UTC)
+STORE_TZ = "Asia/Shanghai"  # timestamps in the files the job writes are China time
 
 
 @lru_cache(maxsize=512)
@@ -45,8 +53,34 @@ class Engine(ABC):
         """
 
     @abstractmethod
+    def view(self, name: str, sql: str) -> None:
+        """Name the SELECT `sql` (DuckDB dialect) `name`, computed anew wherever it is read."""
+
+    @abstractmethod
     def fetch(self, sql: str) -> pd.DataFrame:
         """The result of the SELECT `sql` (DuckDB dialect) as a pandas frame."""
+
+    @abstractmethod
+    def read_parquet(self, name: str, paths: Sequence[Path], columns: dict[str, str]) -> None:
+        """Make the Parquet files `paths` a lazily read table `name` plus :data:`ROW`.
+
+        `columns` maps each column name as stored to the name the table gives it (the
+        files' names lower-cased and stripped); the files may hold different subsets.
+        """
+
+    @abstractmethod
+    def arrow(self, sql: str) -> pa.Table:
+        """The result of the SELECT `sql` (DuckDB dialect) as an Arrow table."""
+
+    def write_parquet(self, sql: str, path: Path) -> int:
+        """Write the result of `sql` to the Parquet file `path`; returns the rows written.
+
+        Every BIGINT column named `<x>_us` is written as the timestamp column `<x>` in China
+        time (the files' format for every reader of the store).
+        """
+        table = to_store_times(self.arrow(sql))
+        pq.write_table(table, path)
+        return table.num_rows
 
     @abstractmethod
     def close(self) -> None:
@@ -56,6 +90,10 @@ class Engine(ABC):
         """The single value of a one-row, one-column SELECT."""
         df = self.fetch(sql)
         return df.iat[0, 0] if len(df) else None
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table `name`, in order."""
+        return [str(c) for c in self.fetch(f"SELECT * FROM {name} LIMIT 0").columns]
 
     def count(self, name: str) -> int:
         """Rows in table `name`."""
@@ -72,6 +110,33 @@ class Engine(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def store_time_name(column: str) -> str | None:
+    """`ts` for `ts_us`: the name a microsecond column has in the store (None if not one)."""
+    return column[: -len(US_SUFFIX)] if column.endswith(US_SUFFIX) else None
+
+
+def store_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with each `<x>_us` integer column as the China-time timestamp column `<x>`."""
+    fields = []
+    for f in schema:
+        name = store_time_name(f.name)
+        if name and pa.types.is_integer(f.type):
+            fields.append(pa.field(name, pa.timestamp("us", tz=STORE_TZ)))
+        else:
+            fields.append(f)
+    return pa.schema(fields)
+
+
+def to_store_times(table: pa.Table) -> pa.Table:
+    """`table` with each `<x>_us` column cast to the China-time timestamp `<x>`."""
+    target = store_schema(table.schema)
+    cols = [
+        c.cast(pa.timestamp("us", tz="UTC")).cast(f.type) if f.name != s.name else c
+        for c, f, s in zip(table.columns, target, table.schema, strict=True)
+    ]
+    return pa.Table.from_arrays(cols, schema=target)
 
 
 def open_engine(

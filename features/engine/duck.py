@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from features.engine.base import Engine
+from features.engine.base import ROW, ROW_BITS, Engine, store_schema, store_time_name
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 class DuckEngine(Engine):
@@ -34,8 +46,49 @@ class DuckEngine(Engine):
     def create(self, name: str, sql: str, keep: bool = False) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
+    def view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
     def fetch(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
+
+    def read_parquet(self, name: str, paths: Sequence[Path], columns: dict[str, str]) -> None:
+        files = ", ".join(_literal(str(p)) for p in paths)
+        index = " ".join(f"WHEN {_literal(str(p))} THEN {i}" for i, p in enumerate(paths))
+        select = ", ".join(f"{_quote(src)} AS {_quote(dst)}" for src, dst in columns.items())
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT (CAST(CASE filename {index} END AS BIGINT) << {ROW_BITS}) + file_row_number
+                       AS {ROW}, {select}
+            FROM read_parquet([{files}], union_by_name = true, filename = true,
+                              file_row_number = true)
+            """
+        )
+
+    def arrow(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def write_parquet(self, sql: str, path: Path) -> int:
+        """COPY in parallel; the Arrow schema in the file's metadata gives readers China time."""
+        rel = self.con.sql(sql)
+        target = store_schema(rel.limit(0).to_arrow_table().schema)
+        select = ", ".join(
+            f"make_timestamptz({_quote(c)}) AS {_quote(t)}"
+            if (t := store_time_name(c)) and t in target.names
+            else _quote(c)
+            for c in rel.columns
+        )
+        meta = base64.b64encode(target.serialize().to_pybytes()).decode()
+        self.con.execute("SET preserve_insertion_order = true")  # an ORDER BY holds in the file
+        try:
+            n = self.con.execute(
+                f"COPY (SELECT {select} FROM ({sql})) TO {_literal(str(path))} "
+                f"(FORMAT parquet, KV_METADATA {{'ARROW:schema': {_literal(meta)}}})"
+            ).fetchone()
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
+        return int(n[0]) if n else 0
 
     def close(self) -> None:
         self.con.close()

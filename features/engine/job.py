@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.engine.base import Engine
+from features.engine.base import ROW, Engine
 from features.engine.identity_sql import key_sql, ref_type_sql, ref_value_sql, resolve_identity
 from features.engine.profiles_sql import profile_sql
 from features.engine.triples_sql import (
@@ -199,42 +199,126 @@ def identity(engine: Engine, max_people_per_identifier: int | None) -> Identity:
     return Identity(table=table, merges=merges, suspicious=suspicious)
 
 
-def attach_users(engine: Engine, events: pd.DataFrame) -> pd.DataFrame:
-    """`events` (in the order registered) plus user_id and, with referrers, referrer_user_id."""
-    ref_k = key_sql(ref_type_sql("referrer"), ref_value_sql("referrer"))
-    # keys are normalised once per distinct identifier, then joined back to the events
+def identity_views(engine: Engine) -> None:
+    """The identity step's inputs as views over the validated tables (`clean_<table>`).
+
+    Identifiers are seen in events (first seen at their earliest event), in group members
+    and manual tags; referrers and group leaders are `type:value` references; identity links
+    are edges. `prev` (the previous identity table) is put by the caller.
+    """
+    engine.view("ev", "SELECT _row, id_type, id_value, ts_us, referrer FROM clean_events")
+    engine.view(
+        "extra_ids",
+        "SELECT id_type, id_value, CAST(NULL AS BIGINT) AS ts_us FROM clean_group_members "
+        "UNION ALL SELECT id_type, id_value, CAST(NULL AS BIGINT) AS ts_us FROM clean_manual_tags",
+    )
+    engine.view("extra_refs", "SELECT leader AS referrer FROM clean_groups")
+    engine.view(
+        "links",
+        "SELECT id_type_a, id_value_a, id_type_b, id_value_b, ts_us FROM clean_identity_links",
+    )
+
+
+def put_previous(engine: Engine, previous: pd.DataFrame | None) -> None:
+    """The previous build's identity table as `prev` (id_type, id_value, user_id, first_seen_us)."""
+    n = 0 if previous is None else len(previous)
+    prev = previous if previous is not None else pd.DataFrame()
+    engine.put(
+        "prev",
+        pd.DataFrame(
+            {
+                "id_type": _s(prev.get(Col.ID_TYPE), n),
+                "id_value": _s(prev.get(Col.ID_VALUE), n),
+                "user_id": _s(prev.get(Col.USER_ID), n),
+                "first_seen_us": to_us(prev.get(FIRST_SEEN), n),
+            }
+        ),
+    )
+
+
+def user_of(engine: Engine, name: str, table: str, type_col: str, value_col: str) -> None:
+    """Table `name`: each distinct identifier of `table` with its user id (normalised once)."""
     engine.create(
-        "ev_keys",
+        name,
         f"""
-        SELECT p.id_type, p.id_value, u.user_id
-        FROM (SELECT DISTINCT id_type, id_value FROM ev) p
-        LEFT JOIN ident u ON u.k = {key_sql("p.id_type", "p.id_value")}
+        SELECT p.{type_col} AS id_type, p.{value_col} AS id_value, u.user_id
+        FROM (SELECT DISTINCT {type_col}, {value_col} FROM {table}) p
+        LEFT JOIN ident u ON u.k = {key_sql(f"p.{type_col}", f"p.{value_col}")}
         """,
     )
+
+
+def user_of_reference(engine: Engine, name: str, table: str, ref_col: str) -> None:
+    """Table `name`: each distinct `type:value` reference of `table` with its user id."""
+    ref_k = key_sql(ref_type_sql("r.ref"), ref_value_sql("r.ref"))
     engine.create(
-        "ref_keys",
+        name,
         f"""
-        SELECT r.referrer, u.user_id
-        FROM (SELECT DISTINCT referrer FROM ev WHERE referrer IS NOT NULL) r
+        SELECT r.ref, u.user_id
+        FROM (SELECT DISTINCT {ref_col} AS ref FROM {table} WHERE {ref_col} IS NOT NULL) r
         LEFT JOIN ident u ON u.k = {ref_k}
         """,
     )
-    engine.create(
+
+
+def attach_users(engine: Engine) -> None:
+    """`ev_u`: the clean events with user_id and referrer_user_id (a view: joins to small keys).
+
+    Also `members_u`, `manual_u` (with user_id) and `groups_c` (with leader_user_id).
+    """
+    user_of(engine, "ev_keys", "clean_events", "id_type", "id_value")
+    user_of_reference(engine, "ref_keys", "clean_events", "referrer")
+    engine.view(
         "ev_u",
         """
-        SELECT e._row, e.ts_us, e.event_type, e.item_id, e.order_id, e.amount,
-               k.user_id, r.user_id AS referrer_user_id
-        FROM ev e
+        SELECT e.*, k.user_id, r.user_id AS referrer_user_id
+        FROM clean_events e
         LEFT JOIN ev_keys k ON k.id_type = e.id_type AND k.id_value = e.id_value
-        LEFT JOIN ref_keys r ON r.referrer = e.referrer
+        LEFT JOIN ref_keys r ON r.ref = e.referrer
         """,
-        keep=True,
     )
-    got = engine.fetch("SELECT user_id, referrer_user_id FROM ev_u ORDER BY _row")
-    out = events.assign(**{Col.USER_ID: got["user_id"].astype("string").to_numpy()})
-    if Col.REFERRER in events.columns:
-        out[REFERRER_USER_ID] = got["referrer_user_id"].astype("string").to_numpy()
-    return out
+    for table, out in (("clean_group_members", "members_u"), ("clean_manual_tags", "manual_u")):
+        user_of(engine, f"{out}_keys", table, "id_type", "id_value")
+        engine.create(
+            out,
+            f"""
+            SELECT t.*, k.user_id FROM {table} t
+            LEFT JOIN {out}_keys k ON k.id_type = t.id_type AND k.id_value = t.id_value
+            """,
+        )
+    user_of_reference(engine, "leader_keys", "clean_groups", "leader")
+    engine.create(
+        "groups_c",
+        "SELECT g.*, k.user_id AS leader_user_id FROM clean_groups g "
+        "LEFT JOIN leader_keys k ON k.ref = g.leader",
+    )
+
+
+def catalogue(engine: Engine, unknown_category: str) -> None:
+    """`items_c`: the item catalogue, plus every item seen in events but absent from it.
+
+    An item known only from events is named by its id, in category `unknown_category`.
+    """
+    cols = [c for c in engine.columns("clean_items") if c != ROW]
+    unseen = ", ".join(
+        {
+            Col.ITEM_ID: "item_id",
+            Col.NAME: "item_id",
+            Col.CATEGORY: f"'{unknown_category}'",
+        }.get(c, "NULL")
+        + f" AS {c}"
+        for c in cols
+    )
+    engine.create(
+        "items_c",
+        f"""
+        SELECT {", ".join(cols)}, TRUE AS in_catalogue FROM clean_items
+        UNION ALL
+        SELECT {unseen}, FALSE AS in_catalogue
+        FROM (SELECT DISTINCT item_id FROM clean_events WHERE item_id IS NOT NULL) s
+        WHERE item_id NOT IN (SELECT item_id FROM clean_items)
+        """,
+    )
 
 
 def profiles(engine: Engine) -> pd.DataFrame:

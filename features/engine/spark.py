@@ -6,11 +6,14 @@ import logging
 import os
 import shutil
 import warnings
+from collections.abc import Sequence
+from functools import reduce
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
-from features.engine.base import Engine, render
+from features.engine.base import ROW, ROW_BITS, Engine, render
 from features.errors import LinliInputError
 
 log = logging.getLogger(__name__)
@@ -81,11 +84,31 @@ class SparkEngine(Engine):
         sdf.createOrReplaceTempView(name)
         self._views.append(name)
 
+    def view(self, name: str, sql: str) -> None:
+        self.create(name, sql)
+
     def fetch(self, sql: str) -> pd.DataFrame:
         with warnings.catch_warnings():  # PySpark's own pandas-3 deprecation notices
             warnings.filterwarnings("ignore", module="pyspark")
             warnings.simplefilter("ignore", FutureWarning)
             out: pd.DataFrame = self.spark.sql(render(sql, self.dialect)).toPandas()  # type: ignore[attr-defined]
+        return out
+
+    def read_parquet(self, name: str, paths: Sequence[Path], columns: dict[str, str]) -> None:
+        from pyspark.sql import functions as F
+
+        parts = []
+        for i, path in enumerate(paths):
+            df = self.spark.read.parquet(str(path))  # type: ignore[attr-defined]
+            row = (F.lit(i).cast("bigint") * F.lit(1 << ROW_BITS)) + F.col("_metadata.row_index")
+            keep = [F.col(f"`{c}`").alias(columns[c]) for c in df.columns if c in columns]
+            parts.append(df.select(row.alias(ROW), *keep))
+        sdf = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+        sdf.createOrReplaceTempView(name)
+        self._views.append(name)
+
+    def arrow(self, sql: str) -> pa.Table:
+        out: pa.Table = self.spark.sql(render(sql, self.dialect)).toArrow()  # type: ignore[attr-defined]
         return out
 
     def close(self) -> None:
