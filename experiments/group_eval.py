@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.matrix import IdMap, Interactions, build_interactions
+from features.engine.job import interactions_of_events
+from features.matrix import IdMap, Interactions
 from features.schema import PURCHASE_EVENTS, Col
 from features.settings import Settings, load_settings
 from serving import group_rebuy as gr
@@ -104,7 +105,7 @@ def store_split(
     users = IdMap.from_values(events[Col.USER_ID])
     items = IdMap.from_values(events[Col.ITEM_ID])
     s = settings or load_settings()
-    inter = build_interactions(
+    inter = interactions_of_events(
         before, users, items, s.features.event_weights, s.features.half_life_days, snapshot=cut
     )
     gm = pd.read_parquet(features / "group_members.parquet", columns=[Col.GROUP_ID, Col.USER_ID])
@@ -182,7 +183,7 @@ def basket_split(
     items = IdMap.from_values(lines[Col.ITEM_ID])
     s = settings or load_settings()
     ev = basket_events(known)
-    inter = build_interactions(
+    inter = interactions_of_events(
         ev, users, items, s.features.event_weights, s.features.half_life_days, ev[Col.TS].max()
     )
     groups = households(known, users, items, size, seed)

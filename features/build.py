@@ -24,9 +24,8 @@ import pandas as pd
 
 from features import store_layout as store
 from features.cli_parser import LinliParser, existing_dir, one_line
-from features.engine import ENGINES, Engine, open_engine
+from features.engine import ENGINES, Engine, open_engine, outputs
 from features.engine import job as engine_job
-from features.engine import outputs
 from features.engine.constraints_sql import fetch_constraints, resolve_constraints
 from features.engine.inputs import RawTable, empty_clean_sql, load_raw
 from features.engine.profiles_sql import profile_sql
@@ -38,7 +37,7 @@ from features.event_store import StoreError, read_store_tables, redact
 from features.identity import Identity, id_keys
 from features.matrix import IdMap, attach_groups, item_feature_matrix, user_feature_matrix
 from features.progress import Steps
-from features.schema import PURCHASE_EVENTS, TABLES, Col
+from features.schema import TABLES, Col
 from features.settings import Settings, load_settings
 from features.tags import MANUAL, load_rules
 
@@ -46,7 +45,14 @@ log = logging.getLogger("linli.features")
 
 DEFAULT_ENGINE = "duckdb"
 UNKNOWN_CATEGORY = "unknown"
-STEPS = ("read and validate", "identity", "attach user ids", "profiles and tags", "matrix triples", "write")
+STEPS = (
+    "read and validate",
+    "identity",
+    "attach user ids",
+    "profiles and tags",
+    "matrix triples",
+    "write",
+)
 
 
 @contextmanager
@@ -232,7 +238,9 @@ def run(
     t0 = time.perf_counter()
     if not Path(data_dir).is_dir():
         raise LinliInputError(
-            "data directory not found", file=data_dir, hint="pass the folder holding events.csv etc."
+            "data directory not found",
+            file=data_dir,
+            hint="pass the folder holding events.csv etc.",
         )
     if use_store is None:
         use_store = settings.store.read_by_feature_job

@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.encoding import factorize, to_arrow
-from features.schema import LIST_SEP, PURCHASE_EVENTS, Col
+from features.schema import LIST_SEP, Col
 
 _DAY_S = 86400.0
 
@@ -157,17 +157,6 @@ _MATRICES = (
 )
 
 
-def event_strength(event_type: pd.Series, weights: dict[str, float]) -> np.ndarray:
-    """Weight of each event by its type (types without a weight count 0)."""
-    return event_type.astype("string").map(weights).fillna(0.0).to_numpy(dtype=np.float64)
-
-
-def time_decay(ts: pd.Series, snapshot: pd.Timestamp, half_life_days: float) -> np.ndarray:
-    """0.5 ** (age / half-life): an interaction one half-life old counts half."""
-    age = (snapshot - ts).dt.total_seconds().to_numpy(dtype=np.float64) / _DAY_S
-    return np.power(0.5, np.maximum(age, 0.0) / half_life_days)
-
-
 def _csr(
     rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], agg: str = "sum"
 ) -> sp.csr_matrix:
@@ -184,101 +173,6 @@ def _csr(
     )
     return sp.csr_matrix(
         (df["v"].to_numpy(np.float32), (df["r"].to_numpy(), df["c"].to_numpy())), shape=shape
-    )
-
-
-def build_interactions(
-    events: pd.DataFrame,
-    users: IdMap,
-    items: IdMap,
-    event_weights: dict[str, float],
-    half_life_days: float,
-    snapshot: pd.Timestamp | None = None,
-) -> Interactions:
-    """Weighted, decayed user-item matrix plus purchase counts and recency from clean unified events."""
-    snapshot = snapshot if snapshot is not None else events[Col.TS].max()
-    needed = [
-        c for c in (Col.USER_ID, Col.ITEM_ID, Col.EVENT_TYPE, Col.TS, Col.ORDER_ID) if c in events
-    ]
-    ev = events[needed]  # filter only the columns used, not the text-heavy rest
-    ev = ev[ev[Col.ITEM_ID].notna() & ev[Col.USER_ID].notna()]
-    u = users.index(ev[Col.USER_ID])
-    i = items.index(ev[Col.ITEM_ID])
-    known = (u >= 0) & (i >= 0)
-    ev, u, i = ev[known], u[known], i[known]
-    strength = event_strength(ev[Col.EVENT_TYPE], event_weights) * time_decay(
-        ev[Col.TS], snapshot, half_life_days
-    )
-    pos = strength > 0
-    shape = (len(users), len(items))
-    weights = _csr(u[pos], i[pos], strength[pos], shape)
-
-    is_buy = ev[Col.EVENT_TYPE].isin([str(e) for e in PURCHASE_EVENTS]).to_numpy()
-    bu, bi = u[is_buy], i[is_buy]
-    purchases = _csr(bu, bi, np.ones(len(bu)), shape)
-    buys = ev.loc[is_buy]
-    age = np.maximum((snapshot - buys[Col.TS]).dt.total_seconds().to_numpy() / _DAY_S, 0.0)
-    last_age = _csr(bu, bi, age + 1.0, shape, agg="min")
-    order = buys[Col.ORDER_ID] if Col.ORDER_ID in buys.columns else None
-    bask = basket_table(bu, bi, buys[Col.TS], order, age, strength[is_buy])
-    return Interactions(users, items, weights, purchases, last_age, snapshot, baskets=bask)
-
-
-def basket_table(
-    user: np.ndarray,
-    item: np.ndarray,
-    ts: pd.Series,
-    order_id: pd.Series | None,
-    age: np.ndarray,
-    weight: np.ndarray,
-) -> pd.DataFrame:
-    """Purchase lines -> ordered baskets (:class:`BasketCol`); a basket is an order, else a day.
-
-    Baskets of a user are numbered 0, 1, ... by their earliest line (ties by order id).
-    """
-    local = ts.dt.tz_localize(None) if getattr(ts.dt, "tz", None) is not None else ts
-    day_code = pd.factorize(local.dt.floor("D"))[0].astype(np.int64)
-    if order_id is None:
-        key = day_code
-    else:
-        order_code = pd.factorize(order_id.astype("string"), use_na_sentinel=True)[0]
-        key = np.where(order_code >= 0, order_code, order_code.max(initial=-1) + 1 + day_code)
-    df = pd.DataFrame(
-        {
-            "u": np.asarray(user, np.int64),
-            "key": np.asarray(key, np.int64),
-            "i": np.asarray(item, np.int64),
-            "age": np.asarray(age, np.float64),
-            "w": np.asarray(weight, np.float64),
-        }
-    )
-    df["t"] = -df["age"]  # later lines have smaller ages
-    first = df.groupby(["u", "key"], sort=False)["t"].min().reset_index()
-    first = first.sort_values(["u", "t", "key"], kind="stable")
-    first[BasketCol.BASKET] = first.groupby("u", sort=False).cumcount()
-    df = df.merge(first[["u", "key", BasketCol.BASKET]], on=["u", "key"], how="left")
-    df[BasketCol.AGE] = df.groupby(["u", "key"], sort=False)["age"].transform("max")
-    out = (
-        df.groupby(["u", BasketCol.BASKET, "i"], sort=True)
-        .agg(
-            **{
-                BasketCol.AGE: (BasketCol.AGE, "first"),
-                BasketCol.WEIGHT: ("w", "sum"),
-                BasketCol.COUNT: ("w", "size"),
-            }
-        )
-        .reset_index()
-        .rename(columns={"u": BasketCol.USER, "i": BasketCol.ITEM})
-    )
-    return out.astype(
-        {
-            BasketCol.USER: np.int64,
-            BasketCol.BASKET: np.int64,
-            BasketCol.ITEM: np.int64,
-            BasketCol.AGE: np.float64,
-            BasketCol.WEIGHT: np.float64,
-            BasketCol.COUNT: np.int64,
-        }
     )
 
 
@@ -412,27 +306,3 @@ def user_feature_matrix(
     """User side features: one column per tag (rule and manual), minus high-cardinality prefixes."""
     t = tags[~tags[Col.TAG].astype("string").str.startswith(exclude_prefixes)]
     return one_hot(t[Col.USER_ID].to_numpy(), users, t[Col.TAG], "tag=")
-
-
-def baskets(events: pd.DataFrame) -> pd.DataFrame:
-    """Purchase lines grouped by order: one row per (order, item), with its user, time and context."""
-    buys = events[events[Col.EVENT_TYPE].isin([str(e) for e in PURCHASE_EVENTS])]
-    cols = [
-        c
-        for c in (
-            Col.ORDER_ID,
-            Col.USER_ID,
-            Col.TS,
-            Col.ITEM_ID,
-            Col.QUANTITY,
-            Col.AMOUNT,
-            Col.GROUP_ID,
-            Col.LIVE_ID,
-            Col.EVENT_TYPE,
-        )
-        if c in buys.columns
-    ]
-    out = buys[cols].copy()
-    if Col.QUANTITY in out.columns:
-        out[Col.QUANTITY] = out[Col.QUANTITY].fillna(1.0)
-    return out.sort_values([Col.TS, Col.ORDER_ID], kind="stable").reset_index(drop=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 TYPES = np.array(
@@ -47,21 +48,19 @@ def _where(mask: np.ndarray, values: np.ndarray) -> pd.Series:
     return pd.Series(values, dtype="string").where(mask)
 
 
-def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
-    """Write events / identity_links / items parquet for `n_events` events; returns the data dir."""
-    rng = np.random.default_rng(seed)
-    data = out / "data"
-    if (data / "events.parquet").exists() and pq.ParquetFile(
-        data / "events.parquet"
-    ).metadata.num_rows == n_events:
-        return data
-    data.mkdir(parents=True, exist_ok=True)
-    n_people = max(n_events // 150, 10)
-    n_items = 20000
-    person = rng.integers(0, n_people, n_events)
-    item = np.minimum(rng.zipf(1.2, n_events) - 1, n_items - 1)
-    etype = TYPES[rng.choice(len(TYPES), n_events, p=TYPE_P)]
-    which_id = rng.integers(0, 3, n_events)  # 0 wecom, 1 openid, 2 phone
+N_ITEMS = 20000
+CHUNK = 2_000_000  # events generated and written at a time: a 50M log needs little memory
+SPAN_S = 180 * 86400  # the log covers six months
+
+
+def _chunk(
+    rng: np.random.Generator, first: int, n: int, n_people: int, t0: int, t1: int
+) -> pd.DataFrame:
+    """`n` events numbered from `first`, in time order between the epoch seconds t0 and t1."""
+    person = rng.integers(0, n_people, n)
+    item = np.minimum(rng.zipf(1.2, n) - 1, N_ITEMS - 1)
+    etype = TYPES[rng.choice(len(TYPES), n, p=TYPE_P)]
+    which_id = rng.integers(0, 3, n)  # 0 wecom, 1 openid, 2 phone
     id_type = np.array(["wecom", "openid", "phone"])[which_id]
     pstr = person.astype(str)
     phone = (13000000000 + person).astype(str)
@@ -70,35 +69,60 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
         np.char.add("w", pstr),
         np.where(which_id == 1, np.char.add("o", pstr), phone),
     )
-    start = pd.Timestamp("2026-05-01T00:00:00+08:00").value // 10**9
-    ts = pd.to_datetime(
-        np.sort(rng.integers(start, start + 180 * 86400, n_events)), unit="s", utc=True
-    ).tz_convert("Asia/Shanghai")
+    ts = pd.to_datetime(np.sort(rng.integers(t0, t1, n)), unit="s", utc=True).tz_convert(
+        "Asia/Shanghai"
+    )
     is_buy = np.isin(etype, ["order", "jielong"])
     has_item = ~np.isin(etype, ["search", "message", "live_view", "share"])
     order_id = _where(
-        is_buy, np.char.add("o", (person * 1000 + rng.integers(0, 50, n_events)).astype(str))
+        is_buy, np.char.add("o", (person * 1000 + rng.integers(0, 50, n)).astype(str))
     )
-    text = _where(
-        np.isin(etype, ["search", "message"]), TEXTS[rng.integers(0, len(TEXTS), n_events)]
-    )
-    events = pd.DataFrame(
+    text = _where(np.isin(etype, ["search", "message"]), TEXTS[rng.integers(0, len(TEXTS), n)])
+    return pd.DataFrame(
         {
-            "event_id": np.char.add("e", np.arange(n_events).astype(str)),
+            "event_id": np.char.add("e", np.arange(first, first + n).astype(str)),
             "ts": ts,
             "event_type": etype,
             "id_type": id_type,
             "id_value": id_value,
             "item_id": _where(has_item, np.char.add("i", item.astype(str))),
-            "quantity": np.where(is_buy, rng.integers(1, 4, n_events), np.nan),
-            "amount": np.where(is_buy, rng.gamma(2.0, 20.0, n_events).round(2), np.nan),
+            "quantity": np.where(is_buy, rng.integers(1, 4, n), np.nan),
+            "amount": np.where(is_buy, rng.gamma(2.0, 20.0, n).round(2), np.nan),
             "order_id": order_id,
             "group_id": np.char.add("g", (person % 200).astype(str)),
             "text": text,
             "channel": np.array(["miniapp", "group", "store"])[which_id],
         }
     )
-    events.to_parquet(data / "events.parquet", index=False, row_group_size=1_000_000)
+
+
+def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
+    """Write events / identity_links / items parquet for `n_events` events; returns the data dir.
+
+    Events are generated and written CHUNK at a time (each chunk a later slice of the six
+    months), so the log can be far larger than memory.
+    """
+    rng = np.random.default_rng(seed)
+    data = out / "data"
+    if (data / "events.parquet").exists() and pq.ParquetFile(
+        data / "events.parquet"
+    ).metadata.num_rows == n_events:
+        return data
+    data.mkdir(parents=True, exist_ok=True)
+    n_people = max(n_events // 150, 10)
+    start = pd.Timestamp("2026-05-01T00:00:00+08:00").value // 10**9
+    n_chunks = max(1, -(-n_events // CHUNK))
+    writer = None
+    for k in range(n_chunks):
+        first = k * CHUNK
+        n = min(CHUNK, n_events - first)
+        t0, t1 = start + SPAN_S * k // n_chunks, start + SPAN_S * (k + 1) // n_chunks
+        table = pa.Table.from_pandas(_chunk(rng, first, n, n_people, t0, t1), preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(data / "events.parquet", table.schema)
+        writer.write_table(table, row_group_size=1_000_000)
+    assert writer is not None
+    writer.close()
     p = np.arange(n_people)
     pd.DataFrame(
         {
@@ -112,12 +136,12 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
     ).to_parquet(data / "identity_links.parquet", index=False)
     pd.DataFrame(
         {
-            "item_id": np.char.add("i", np.arange(n_items).astype(str)),
-            "name": np.char.add("商品", np.arange(n_items).astype(str)),
+            "item_id": np.char.add("i", np.arange(N_ITEMS).astype(str)),
+            "name": np.char.add("商品", np.arange(N_ITEMS).astype(str)),
             "category": np.array(["fruit", "meat", "dairy", "grain_oil", "baking"])[
-                np.arange(n_items) % 5
+                np.arange(N_ITEMS) % 5
             ],
-            "price": rng.gamma(2.0, 15.0, n_items).round(1),
+            "price": rng.gamma(2.0, 15.0, N_ITEMS).round(1),
         }
     ).to_parquet(data / "items.parquet", index=False)
     return data

@@ -116,7 +116,8 @@ def load_raw(
         return None
     raw = RawTable(
         name=raw_name(spec.name),
-        sources=[str(p) for p in paths] + ([extra_source or "extra rows"] if extra is not None else []),
+        sources=[str(p) for p in paths]
+        + ([extra_source or "extra rows"] if extra is not None else []),
         unreadable=pd.DataFrame(
             {"_raw_line": pd.Series(dtype="string"), "reason": pd.Series(dtype="string")}
         ),

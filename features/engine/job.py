@@ -357,8 +357,12 @@ def interactions(
     items: IdMap,
     event_weights: dict[str, float],
     half_life_days: float,
+    snapshot_us: int | None = None,
 ) -> Interactions:
-    """Weights, purchases, last-purchase age and baskets from the engine's triples."""
+    """Weights, purchases, last-purchase age and baskets from the engine's triples of `ev_u`.
+
+    Ages count back from `snapshot_us` (UTC microseconds), by default the latest event.
+    """
     engine.put(
         "umap",
         pd.DataFrame({"user_id": pd.Series(users.ids, dtype="string"), "u": np.arange(len(users))}),
@@ -376,7 +380,7 @@ def interactions(
             }
         ),
     )
-    snapshot_us = prepare_lines(engine, half_life_days)
+    snapshot_us = prepare_lines(engine, half_life_days, snapshot_us)
     shape = (len(users), len(items))
     w = weight_triples(engine)
     p = purchase_triples(engine)
@@ -401,3 +405,41 @@ def interactions(
         snapshot,
         baskets=baskets,
     )
+
+
+def interactions_of_events(
+    events: pd.DataFrame,
+    users: IdMap,
+    items: IdMap,
+    event_weights: dict[str, float],
+    half_life_days: float,
+    snapshot: pd.Timestamp | None = None,
+) -> Interactions:
+    """:func:`interactions` of an events frame (user_id, item_id, event_type, ts[, order_id]).
+
+    The same SQL as the feature job, run by an in-process DuckDB: the matrices of a training
+    fold or of any slice of a store's events. Ages count back from `snapshot` (default the
+    latest event); a timestamp without a zone is UTC.
+    """
+    from features.engine.duck import DuckEngine
+
+    n = len(events)
+    frame = pd.DataFrame(
+        {
+            ROW: np.arange(n, dtype=np.int64),
+            "user_id": _s(events.get(Col.USER_ID), n),
+            "item_id": _s(events.get(Col.ITEM_ID), n),
+            "event_type": _s(events.get(Col.EVENT_TYPE), n),
+            "ts_us": to_us(events[Col.TS], n),
+            "order_id": _s(events.get(Col.ORDER_ID), n),
+        }
+    )
+    snapshot_us = None
+    if snapshot is not None:
+        snapshot_us = int(to_us(pd.Series([snapshot]), 1).iloc[0])
+    with DuckEngine() as engine:
+        engine.put("ev_u", frame)
+        inter = interactions(engine, users, items, event_weights, half_life_days, snapshot_us)
+    if snapshot is not None:
+        inter.snapshot = snapshot
+    return inter

@@ -66,7 +66,9 @@ def write_tables(engine: Engine, out: Path, present: set[str]) -> dict[str, int]
     rows = {
         store.EVENTS: engine.write_parquet(events_sql(engine), out / store.EVENTS),
         store.BASKETS: engine.write_parquet(baskets_sql(), out / store.BASKETS),
-        store.ITEMS: engine.write_parquet("SELECT * FROM items_c ORDER BY item_id", out / store.ITEMS),
+        store.ITEMS: engine.write_parquet(
+            "SELECT * FROM items_c ORDER BY item_id", out / store.ITEMS
+        ),
         store.USERS: engine.write_parquet(users_sql(), out / store.USERS),
     }
     for table, (name, path) in OPTIONAL_TABLES.items():
@@ -85,4 +87,3 @@ def write_rejects(engine: Engine, out: Path, table: str, unreadable: pd.DataFram
     path.parent.mkdir(parents=True, exist_ok=True)
     rej.to_csv(path, index=False, encoding="utf-8")
     return len(rej)
-

@@ -20,13 +20,16 @@ def _buy_types() -> str:
     return ", ".join(f"'{e.value}'" for e in sorted(PURCHASE_EVENTS))
 
 
-def prepare_lines(engine: Engine, half_life_days: float) -> int:
+def prepare_lines(engine: Engine, half_life_days: float, snapshot_us: int | None = None) -> int:
     """Table `lines`: every known user-item event with its age (days) and decayed strength.
 
-    Returns the snapshot (microseconds since the epoch, UTC): the latest event.
+    Ages count back from `snapshot_us` (microseconds since the epoch, UTC), by default the
+    latest event; returns the snapshot used.
     """
-    snap = engine.scalar("SELECT max(ts_us) AS s FROM ev_u")
-    snapshot = int(snap) if snap is not None else 0  # type: ignore[call-overload]
+    if snapshot_us is None:
+        snap = engine.scalar("SELECT max(ts_us) AS s FROM ev_u")
+        snapshot_us = int(snap) if snap is not None else 0  # type: ignore[call-overload]
+    snapshot = snapshot_us
     engine.create(
         "lines",
         f"""

@@ -1,7 +1,7 @@
 """Unified id: components of the identity graph, WeCom preference, stability across rebuilds.
 
-Every rule is checked on each way of resolving: pandas and the DuckDB engine's SQL (the Spark
-engine runs the same SQL; tests/features/test_engine_parity.py compares whole stores).
+Every rule is checked on the engine's SQL in DuckDB (the Spark engine runs the same SQL;
+tests/features/test_engine_parity.py compares whole stores built by both).
 """
 
 from __future__ import annotations
@@ -16,16 +16,24 @@ from hypothesis import strategies as st
 
 from features.engine.duck import DuckEngine
 from features.engine.job import resolve_in_engine
-from features.identity import Identity, id_keys, normalize_id_value, resolve, sightings
+from features.identity import FIRST_SEEN, KEY, Identity, id_keys, normalize_id_value
 
 Resolver = Callable[..., Identity]
 
 
-@pytest.fixture(scope="module", params=["pandas", "duckdb"])
-def resolver(request: pytest.FixtureRequest) -> Iterator[Resolver]:
-    if request.param == "pandas":
-        yield resolve
-        return
+def sightings(id_type: pd.Series, id_value: pd.Series, ts: pd.Series | None = None) -> pd.DataFrame:
+    """Each identifier key with the earliest time it was seen (missing without times)."""
+    first = (
+        pd.to_datetime(ts, utc=True) if ts is not None else pd.Series(pd.NaT, index=id_type.index)
+    )
+    df = pd.DataFrame(
+        {KEY: id_keys(id_type, id_value), FIRST_SEEN: pd.to_datetime(first, utc=True)}
+    )
+    return df.groupby(KEY, sort=False)[FIRST_SEEN].min().reset_index()
+
+
+@pytest.fixture(scope="module")
+def resolver() -> Iterator[Resolver]:
     engine = DuckEngine()
 
     def run(*args: Any, **kwargs: Any) -> Identity:
@@ -146,7 +154,7 @@ def test_id_keys_lowercase_types() -> None:
     assert id_keys(pd.Series(["WeCom"]), pd.Series([" w1 "])).iloc[0] == "wecom:w1"
 
 
-def test_a_shared_phone_is_reported_not_merged_by_either_resolver(resolver: Resolver) -> None:
+def test_a_shared_phone_is_reported_not_merged(resolver: Resolver) -> None:
     n = 60
     wecom = [f"w{i}" for i in range(n)]
     found = sightings(pd.Series(["wecom"] * n + ["phone"]), pd.Series([*wecom, "13800000000"]))

@@ -19,7 +19,6 @@ import pytest
 from ingest_rows import ev
 
 from features.event_store import StoreError, open_store
-from features.identity import id_keys, resolve, sightings
 from serving import ingest, pointer
 from serving.exposures import ExposureLog, read_exposures
 from serving.log_privacy import ClientErrorFilter
@@ -205,31 +204,6 @@ def test_client_errors_are_one_info_line_without_values() -> None:
     assert ClientErrorFilter().filter(rec5) and rec5.levelno == logging.ERROR and rec5.exc_info
 
 
-# -- identity guard ------------------------------------------------------------------------------------
-def test_a_shared_phone_is_reported_not_merged() -> None:
-    n = 300
-    wecom = [f"w{i}" for i in range(n)]
-    seen = sightings(pd.Series(["wecom"] * n + ["phone"]), pd.Series([*wecom, "13800000000"]))
-    links = pd.DataFrame(
-        {
-            "id_type_a": ["wecom"] * n + ["wecom", "wecom"],
-            "id_value_a": [*wecom, "w1", "w2"],
-            "id_type_b": ["phone"] * n + ["openid", "openid"],
-            "id_value_b": ["13800000000"] * n + ["o1", "o2"],
-        }
-    )
-    capped = resolve(seen, links, max_people_per_identifier=20)
-    users = capped.table.set_index(id_keys(capped.table["id_type"], capped.table["id_value"]))
-    assert users["user_id"].nunique() == n + 1  # 300 people and the phone on its own
-    assert users.loc["wecom:w1", "user_id"] == users.loc["openid:o1", "user_id"]  # real links hold
-    (row,) = capped.suspicious.itertuples()
-    assert row.id_key == "phone:13800000000" and row.people == n and row.links == n
-    merged = resolve(seen, links)  # without the guard: one person
-    assert merged.table["user_id"].nunique() == 1
-    family = links.iloc[:3]  # three people sharing a phone stay one household, as linked
-    assert len(resolve(seen, family, max_people_per_identifier=20).suspicious) == 0
-
-
 # -- online A/B with nothing to compare yet --------------------------------------------------------
 def test_online_ab_says_no_outcomes_yet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from experiments import online_ab
@@ -304,7 +278,8 @@ def test_flip_is_one_atomic_replace(tmp_path: Path) -> None:
 
 
 def test_a_changed_model_file_is_refused_before_unpickling(tmp_path: Path) -> None:
-    from features.matrix import IdMap, build_interactions
+    from features.engine.job import interactions_of_events
+    from features.matrix import IdMap
     from training.models import build_model
     from training.models.base import STATE_FILE, Recommender
 
@@ -320,7 +295,7 @@ def test_a_changed_model_file_is_refused_before_unpickling(tmp_path: Path) -> No
         }
     )
     users, items = IdMap.from_values(["u1", "u2", "u3"]), IdMap.from_values(["a", "b", "c"])
-    data = build_interactions(
+    data = interactions_of_events(
         events,
         users,
         items,

@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from features.engine.job import interactions_of_events
 from features.matrix import (
     BasketCol,
     IdMap,
     Interactions,
     attach_groups,
-    build_interactions,
     hold_out_last_baskets,
     one_hot,
 )
@@ -93,7 +93,7 @@ def make_world() -> tuple[Interactions, dict[int, int]]:
     events, favourite = _events()
     users = IdMap.from_values([f"u{u:02d}" for u in range(N_USERS + len(COLD_USERS))])
     items = IdMap.from_values([f"i{i:02d}" for i in range(N_ITEMS + 1)])
-    inter = build_interactions(
+    inter = interactions_of_events(
         events, users, items, {"order": 1.0, "view": 0.2}, half_life_days=30.0, snapshot=SNAPSHOT
     )
     uid = users.ids

@@ -21,7 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
-from features.matrix import IdMap, Interactions, build_interactions
+from features.engine.job import interactions_of_events
+from features.matrix import IdMap, Interactions
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.evaluation.split import (
     BASKET,
@@ -89,7 +90,7 @@ def interactions_from_baskets(
     lines: pd.DataFrame, users: IdMap, items: IdMap, settings: Settings
 ) -> Interactions:
     """The Interactions a model fits on, from basket lines (purchases only)."""
-    return build_interactions(
+    return interactions_of_events(
         basket_events(lines),
         users,
         items,
@@ -211,7 +212,7 @@ def features_fold(
     else:
         users = IdMap.from_values(events[Col.USER_ID])
         items = IdMap.from_values(events[Col.ITEM_ID])
-    train = build_interactions(
+    train = interactions_of_events(
         before,
         users,
         items,
