@@ -13,9 +13,12 @@ from types import TracebackType
 
 import pandas as pd
 import sqlglot
+from sqlglot import exp
 
 SOURCE_DIALECT = "duckdb"
 ENGINES = ("duckdb", "spark")
+# what :meth:`Engine.column_types` calls each column type
+COLUMN_KINDS = ("string", "number", "timestamp", "timestamptz", "other")
 
 
 @lru_cache(maxsize=512)
@@ -23,7 +26,15 @@ def render(sql: str, dialect: str) -> str:
     """`sql` (DuckDB dialect) in the SQL dialect `dialect`."""
     if dialect == SOURCE_DIALECT:
         return sql
-    return str(sqlglot.transpile(sql, read=SOURCE_DIALECT, write=dialect, pretty=False)[0])
+    tree = sqlglot.parse_one(sql, read=SOURCE_DIALECT).transform(_known_functions)
+    return str(tree.sql(dialect=dialect, pretty=False))
+
+
+def _known_functions(node: exp.Expression) -> exp.Expression:
+    """DuckDB functions sqlglot's DuckDB reader leaves anonymous, as sqlglot's own expressions."""
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() == "epoch_us":
+        return exp.UnixMicros(this=node.expressions[0])
+    return node
 
 
 class Engine(ABC):
@@ -47,6 +58,11 @@ class Engine(ABC):
     @abstractmethod
     def fetch(self, sql: str) -> pd.DataFrame:
         """The result of the SELECT `sql` (DuckDB dialect) as a pandas frame."""
+
+    @abstractmethod
+    def column_types(self, name: str) -> dict[str, str]:
+        """Each column of table `name` -> one of :data:`COLUMN_KINDS`: 'string', 'number',
+        'timestamp' (naive), 'timestamptz' (an instant) or 'other'."""
 
     @abstractmethod
     def close(self) -> None:
