@@ -1,26 +1,34 @@
 """Row-level validation against SCHEMA.md: split a raw table into clean rows and rejects with reasons.
 
-Vectorised over whole columns (no per-row Python) so the same logic ports to a
-distributed dataframe engine. A row is rejected for the first rule it breaks,
-in the order: missing required field, bad enum, bad timestamp, bad number,
-negative number, conditionally required field, repeated key.
+The rules live in one place, the SQL of :mod:`features.engine.validate_sql`; here they run on
+an in-process DuckDB over a pandas frame and come back with the pandas types the rest of
+Linli reads (timestamps tz-aware China time, numbers float64, text as pandas "string"). A
+row is rejected for the first rule it breaks, in the order: missing required field, bad
+enum, bad timestamp, bad number, negative number, conditionally required field, repeated key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from features.engine.duck import DuckEngine
+from features.engine.timestamps_sql import TS_EXPECTED
+from features.engine.validate_sql import ROW, validate_table
 from features.errors import LinliInputError
-from features.schema import CHINA_TZ, Col, TableSpec
+from features.schema import CHINA_TZ, Col, ColumnSpec, TableSpec
 
-_OFFSET_RE = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
-_EPOCH_S_RE = r"^\d{9,11}(?:\.\d+)?$"  # Unix seconds (2001..5138), optional fraction
-_EPOCH_MS_RE = r"^\d{12,14}$"  # Unix milliseconds
-TS_EXPECTED = "expected ISO-8601 date and time, optional offset, or Unix epoch seconds / ms"
+__all__ = [
+    "TS_EXPECTED",
+    "SchemaError",
+    "Validated",
+    "blank_to_na",
+    "parse_numbers",
+    "parse_timestamps",
+    "validate",
+]
 
 
 class SchemaError(LinliInputError):
@@ -59,45 +67,30 @@ def blank_to_na(s: pd.Series) -> pd.Series:
 
 
 def parse_timestamps(s: pd.Series) -> pd.Series:
-    """Parse ISO-8601 timestamps to tz-aware China time; a value without offset is China time."""
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert(CHINA_TZ)
-    if pd.api.types.is_datetime64_dtype(s):
-        return s.dt.tz_localize(CHINA_TZ)
-    text = s.astype("string").str.strip()
-    out = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {CHINA_TZ}]")
-    epochs: tuple[tuple[str, Literal["s", "ms"]], ...] = ((_EPOCH_S_RE, "s"), (_EPOCH_MS_RE, "ms"))
-    for pattern, unit in epochs:
-        epoch = text.str.fullmatch(pattern, na=False)
-        if epoch.any():  # a Unix epoch is an instant: UTC, shown in China time
-            num = pd.Series(pd.to_numeric(text[epoch], errors="coerce"), index=text[epoch].index)
-            out[epoch] = _in_range(pd.to_datetime(num, unit=unit, utc=True, errors="coerce"))
-            text = text.mask(epoch)
-    has_offset = text.str.contains(_OFFSET_RE, regex=True, na=False)
-    if has_offset.any():
-        aware = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
-        out[has_offset] = _in_range(aware).dt.tz_convert(CHINA_TZ)
-    naive_mask = ~has_offset & text.notna()
-    if naive_mask.any():
-        naive = pd.to_datetime(text[naive_mask], format="ISO8601", errors="coerce")
-        out[naive_mask] = _in_range(naive).dt.tz_localize(
-            CHINA_TZ, ambiguous="NaT", nonexistent="NaT"
-        )
-    return out
+    """Timestamps as tz-aware China time (NaT where unparseable), by the validation's SQL.
 
-
-def _in_range(ts: pd.Series) -> pd.Series:
-    """Timestamps nanoseconds cannot hold (before 1677 or after 2262, a day's margin) -> NaT."""
-    lo, hi = pd.Timestamp.min + pd.Timedelta(days=1), pd.Timestamp.max - pd.Timedelta(days=1)
-    if ts.dt.tz is not None:
-        lo, hi = lo.tz_localize(ts.dt.tz), hi.tz_localize(ts.dt.tz)
-    return ts.where((ts >= lo) & (ts <= hi)).dt.as_unit("ns")
+    Text is ISO-8601 (no offset: China time) or Unix epoch seconds / ms; a naive datetime
+    Series is China wall time, a tz-aware one is converted.
+    """
+    return _parse_one(s, ColumnSpec("v", "timestamp"))
 
 
 def parse_numbers(s: pd.Series) -> pd.Series:
-    """Parse numbers to float64; anything unparseable or non-finite becomes NaN."""
-    num = pd.to_numeric(s, errors="coerce").astype("float64")
-    return num.where(np.isfinite(num))
+    """Numbers as float64; anything unparseable or non-finite becomes NaN (the validation's SQL)."""
+    return _parse_one(s, ColumnSpec("v", "number"))
+
+
+def _parse_one(s: pd.Series, cs: ColumnSpec) -> pd.Series:
+    values = pd.DataFrame({cs.name: s.reset_index(drop=True), _POS: np.arange(len(s))})
+    checked = validate(values, TableSpec("values", (cs,)))
+    parsed = checked.clean[cs.name]
+    kept = pd.Series(parsed.to_numpy(), index=checked.clean[_POS].to_numpy())
+    out = kept.reindex(range(len(s)))
+    out.index = s.index
+    return out.astype(parsed.dtype)
+
+
+_POS = "__pos"
 
 
 def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
@@ -111,86 +104,55 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
             hint="add the column (see SCHEMA.md)",
         )
     raw = raw.reset_index(drop=True)
-    df = pd.DataFrame({c: blank_to_na(raw[c]) for c in raw.columns}, index=raw.index)
-    reason = pd.Series(pd.NA, index=df.index, dtype="string")
-
-    def flag(
-        mask: pd.Series | np.ndarray, prefix: str, shown: pd.Series | None = None, suffix: str = ""
-    ) -> None:
-        """Give rows in `mask` (without a reason yet) the reason `prefix` (+ their shown value)."""
-        hit = pd.Series(mask, index=df.index).fillna(False).astype(bool) & reason.isna()
-        if hit.any():
-            reason[hit] = prefix if shown is None else prefix + _shown(shown[hit]) + suffix
-
-    for name in spec.required_columns:
-        flag(df[name].isna(), f"missing required field: {name}")
-
+    send, extras = _engine_frame(raw, spec)
+    with DuckEngine() as engine:
+        engine.put("raw", send)
+        validate_table(engine, spec, "raw", "clean", "rejects")
+        got = engine.fetch("SELECT * FROM clean ORDER BY _row")
+        bad = engine.fetch("SELECT _row, reason FROM rejects ORDER BY _row")
+    rows = got[ROW].to_numpy(np.int64)
+    clean = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+    for c in raw.columns:
+        if c in spec.column_names:
+            clean[c] = _typed(got, spec.column(c))
+        elif c in extras:
+            clean[c] = got[extras[c]].astype("string").to_numpy()
+        else:  # not text: kept as read
+            clean[c] = raw[c].to_numpy()[rows]
     for cs in spec.columns:
-        if cs.name not in df.columns:
-            continue
-        values = df[cs.name]
-        present = values.notna()
-        if cs.kind == "enum" and cs.enum is not None:
-            bad = present & ~values.isin(cs.enum)
-            flag(bad, f"unknown {cs.name}: ", values)
-        elif cs.kind == "timestamp":
-            parsed = parse_timestamps(values)
-            flag(
-                present & parsed.isna(),
-                f"unparseable timestamp in {cs.name}: ",
-                values,
-                f" ({TS_EXPECTED})",
-            )
-            df[cs.name] = parsed
-        elif cs.kind == "number":
-            parsed = parse_numbers(values)
-            flag(present & parsed.isna(), f"unparseable number in {cs.name}: ", values)
-            if cs.nonnegative:
-                flag(parsed < 0, f"negative {cs.name}: ", values)
-            df[cs.name] = parsed
-        else:
-            df[cs.name] = values.astype("string")
-
-    for col, types in spec.required_when.items():
-        if Col.EVENT_TYPE not in df.columns:
-            continue
-        needs = df[Col.EVENT_TYPE].isin(list(types))
-        has = df[col].notna() if col in df.columns else pd.Series(False, index=df.index)
-        flag(needs & ~has, f"missing required field: {col} for ", df[Col.EVENT_TYPE])
-
-    ok = reason.isna()
-    if spec.key:
-        # only duplicates among otherwise valid rows; the first valid copy is kept
-        dup = (
-            df[ok]
-            .duplicated(subset=list(spec.key), keep="first")
-            .reindex(df.index, fill_value=False)
-        )
-        flag(dup, f"repeated {'/'.join(spec.key)}: same record as an earlier row, kept once")
-        ok = reason.isna()
-
-    rejects = raw[~ok].copy()
-    rejects[Col.REASON] = reason[~ok].astype(str)
-    clean = _with_all_columns(df[ok].reset_index(drop=True), spec)
+        if cs.name not in raw.columns:
+            clean[cs.name] = _typed(got, cs)
+    if Col.REASON in raw.columns:  # the reason replaces a column of that name
+        raw = raw.drop(columns=[Col.REASON])
+    rejects = raw.iloc[bad[ROW].to_numpy(np.int64)].copy()
+    rejects[Col.REASON] = pd.Series(bad["reason"].to_numpy(), index=rejects.index).astype(str)
     return Validated(clean=clean, rejects=rejects.reset_index(drop=True))
 
 
-def _with_all_columns(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """Every column of the spec, typed; an optional column the file lacks is all missing."""
-    absent = [cs for cs in spec.columns if cs.name not in df.columns]
-    if not absent:
-        return df
-    return df.assign(**{cs.name: _missing_column(cs.kind, df.index) for cs in absent})
+def _engine_frame(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The frame DuckDB validates: `_row`, the spec columns (text unless numbers or
+    datetimes) and the text extra columns under safe names; returns (frame, extra -> name)."""
+    out: dict[str, object] = {ROW: np.arange(len(raw), dtype=np.int64)}
+    extras: dict[str, str] = {}
+    for c in raw.columns:
+        s = raw[c]
+        typed = (
+            pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+        ) or pd.api.types.is_datetime64_any_dtype(s.dtype)
+        if c in spec.column_names:
+            out[c] = s if typed else s.astype("string")
+        elif not typed and (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            extras[c] = f"_extra{len(extras)}"
+            out[extras[c]] = s.astype("string")
+    return pd.DataFrame(out), extras
 
 
-def _missing_column(kind: str, index: pd.Index) -> pd.Series:
-    if kind == "timestamp":
-        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]").dt.tz_localize(CHINA_TZ)
-    if kind == "number":
-        return pd.Series(np.nan, index=index, dtype="float64")
-    return pd.Series(pd.NA, index=index, dtype="string")
-
-
-def _shown(values: pd.Series) -> pd.Series:
-    """The offending value, shortened, for a reason text."""
-    return values.astype("string").fillna("").str.slice(0, 60)
+def _typed(got: pd.DataFrame, cs: ColumnSpec) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """Spec column `cs` of the engine's clean rows in today's pandas type."""
+    if cs.kind == "timestamp":
+        us = pd.Series(got[f"{cs.name}_us"], dtype="Int64")
+        ts = pd.to_datetime(us, unit="us", utc=True).dt.tz_convert(CHINA_TZ)
+        return ts.astype(pd.DatetimeTZDtype("ns", CHINA_TZ)).array
+    if cs.kind == "number":
+        return got[cs.name].to_numpy(np.float64, na_value=np.nan)
+    return got[cs.name].astype("string").array

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
+from sqlglot import exp
 
 SOURCE_DIALECT = "duckdb"
 ENGINES = ("duckdb", "spark")
@@ -24,6 +25,8 @@ ROW = "_row"  # input order of a raw table's rows, unique
 ROW_BITS = 40  # file i's rows are numbered from i << ROW_BITS: _row orders files, then rows
 US_SUFFIX = "_us"  # a timestamp held as BIGINT microseconds since the epoch (UTC)
 STORE_TZ = "Asia/Shanghai"  # timestamps in the files the job writes are China time
+# what :meth:`Engine.column_types` calls each column type
+COLUMN_KINDS = ("string", "number", "timestamp", "timestamptz", "other")
 
 
 @lru_cache(maxsize=512)
@@ -31,7 +34,15 @@ def render(sql: str, dialect: str) -> str:
     """`sql` (DuckDB dialect) in the SQL dialect `dialect`."""
     if dialect == SOURCE_DIALECT:
         return sql
-    return str(sqlglot.transpile(sql, read=SOURCE_DIALECT, write=dialect, pretty=False)[0])
+    tree = sqlglot.parse_one(sql, read=SOURCE_DIALECT).transform(_known_functions)
+    return str(tree.sql(dialect=dialect, pretty=False))
+
+
+def _known_functions(node: exp.Expression) -> exp.Expression:
+    """DuckDB functions sqlglot's DuckDB reader leaves anonymous, as sqlglot's own expressions."""
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() == "epoch_us":
+        return exp.UnixMicros(this=node.expressions[0])
+    return node
 
 
 class Engine(ABC):
@@ -81,6 +92,10 @@ class Engine(ABC):
         table = to_store_times(self.arrow(sql))
         pq.write_table(table, path)
         return table.num_rows
+
+    def column_types(self, name: str) -> dict[str, str]:
+        """Each column of table `name` -> one of :data:`COLUMN_KINDS`: 'string', 'number',
+        'timestamp' (naive), 'timestamptz' (an instant) or 'other'."""
 
     @abstractmethod
     def close(self) -> None:

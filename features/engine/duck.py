@@ -33,6 +33,7 @@ class DuckEngine(Engine):
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET temp_directory = '{self._tmp.name}'")
         self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET TimeZone = 'UTC'")  # as Spark's session: instants show as UTC
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:
@@ -90,6 +91,27 @@ class DuckEngine(Engine):
             self.con.execute("SET preserve_insertion_order = false")
         return int(n[0]) if n else 0
 
+    def column_types(self, name: str) -> dict[str, str]:
+        described = self.con.execute(f"DESCRIBE {name}").fetchall()
+        return {str(row[0]): duck_kind(str(row[1])) for row in described}
+
     def close(self) -> None:
         self.con.close()
         self._tmp.cleanup()
+
+
+_NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
+
+
+def duck_kind(type_name: str) -> str:
+    """A DuckDB type name as one of :data:`features.engine.base.COLUMN_KINDS`."""
+    t = type_name.upper()
+    if t == "VARCHAR":
+        return "string"
+    if t.lstrip("U") in _NUMBER_TYPES or t.startswith("DECIMAL"):
+        return "number"
+    if t in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+        return "timestamptz"
+    if t.startswith("TIMESTAMP"):  # TIMESTAMP, TIMESTAMP_NS / _MS / _S
+        return "timestamp"
+    return "other"

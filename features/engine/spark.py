@@ -111,8 +111,29 @@ class SparkEngine(Engine):
         out: pa.Table = self.spark.sql(render(sql, self.dialect)).toArrow()  # type: ignore[attr-defined]
         return out
 
+    def column_types(self, name: str) -> dict[str, str]:
+        dtypes = self.spark.table(name).dtypes  # type: ignore[attr-defined]
+        return {str(c): spark_kind(str(t)) for c, t in dtypes}
+
     def close(self) -> None:
         catalog = self.spark.catalog  # type: ignore[attr-defined]
         for v in set(self._views):
             catalog.dropTempView(v)
         self._views.clear()
+
+
+_NUMBER_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+
+
+def spark_kind(type_name: str) -> str:
+    """A Spark type name (DataFrame.dtypes) as one of :data:`features.engine.base.COLUMN_KINDS`."""
+    t = type_name.lower()
+    if t == "string" or t.startswith(("varchar", "char")):
+        return "string"
+    if t in _NUMBER_TYPES or t.startswith("decimal"):
+        return "number"
+    if t == "timestamp":  # Spark's TIMESTAMP is an instant (shown in the session time zone)
+        return "timestamptz"
+    if t == "timestamp_ntz":
+        return "timestamp"
+    return "other"

@@ -1,4 +1,4 @@
-"""The DuckDB and Spark engines build the same feature store as each other and as pandas.
+"""The DuckDB and Spark engines build the same feature store.
 
 On a small synthetic world and on a corrupted copy of it (experiments/checks/corrupt.py):
 identity and merges, suspicious identifiers, events' user ids, users, tags, constraints,
@@ -22,7 +22,7 @@ from features.synth import SynthConfig, generate, write_world
 
 pytestmark = pytest.mark.slow
 
-ENGINES = ("pandas", "duckdb", "spark")
+ENGINES = ("duckdb", "spark")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,6 @@ def test_every_engine_builds_the_same_store(
 ) -> None:
     summaries = {e: _build(worlds[world], tmp_path / e, e) for e in ENGINES}
     assert {s["engine"] for s in summaries.values()} == set(ENGINES)
-    assert diff_stores(tmp_path / "pandas", tmp_path / "duckdb") == []
     assert diff_stores(tmp_path / "duckdb", tmp_path / "spark") == []
     s = summaries["duckdb"]
     assert s["users_after_unification"] < s["identifiers_in_events_raw"]  # links did merge ids
@@ -64,9 +63,9 @@ def test_every_engine_builds_the_same_store(
 
 
 def test_a_rebuild_seeded_by_the_previous_identity_matches(
-    worlds: dict[str, Path], tmp_path: Path
+    worlds: dict[str, Path], spark: object, tmp_path: Path
 ) -> None:
-    for e in ("pandas", "duckdb"):  # the second build reads OUT/identity.parquet of the first
+    for e in ENGINES:  # the second build reads OUT/identity.parquet of the first
         _build(worlds["broken"], tmp_path / e, e)
         _build(worlds["world"], tmp_path / e, e)
-    assert diff_stores(tmp_path / "pandas", tmp_path / "duckdb") == []
+    assert diff_stores(tmp_path / "duckdb", tmp_path / "spark") == []

@@ -1,0 +1,254 @@
+"""Row validation against SCHEMA.md as SQL: a raw table -> clean rows and rejects with reasons.
+
+Written once in DuckDB's dialect and run by DuckDB or Spark (:func:`features.engine.base.render`).
+A row gets the reason of the first rule it breaks, in this order: missing required field (the
+spec's required columns in order), then per spec column in order: unknown enum value,
+unparseable timestamp, unparseable number, negative number; then a field required for the
+row's event_type; then a key repeated among otherwise valid rows (the first, smallest `_row`,
+is kept). Strings are trimmed (Python's whitespace, as ``str.strip``) and blank is missing.
+
+One pass over the raw table computes every value and reason (`<clean>_v`); the key dedupe is a
+window over the valid rows' keys only; clean rows and rejects are read off that table.
+Timestamps: :mod:`features.engine.timestamps_sql`.
+"""
+
+from __future__ import annotations
+
+from features.engine.base import Engine
+from features.engine.timestamps_sql import (
+    TS_EXPECTED,
+    text_stage1,
+    text_stage1b,
+    text_stage2,
+    text_us,
+    typed_us,
+)
+from features.errors import LinliInputError
+from features.schema import Col, ColumnSpec, TableSpec
+
+ROW = "_row"
+SHOWN_CHARS = 60
+NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+MAX_DOUBLE = "1.7976931348623157e308"
+# the characters Python's str.strip (and pandas .str.strip) removes
+_WS = (
+    r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+
+
+class MissingColumns(LinliInputError):
+    """A required column is absent from the raw table."""
+
+
+def quote(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """`text` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def as_text(col: str, kind: str) -> str:
+    """A raw column of engine type `kind` as text, untrimmed (NaN and NULL are NULL)."""
+    if kind == "string":
+        return col
+    if kind == "number":
+        return f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE CAST({col} AS VARCHAR) END"
+    if kind == "timestamptz":  # the UTC wall time (both engines run in UTC), marked as UTC
+        return f"CAST(CAST({col} AS TIMESTAMP) AS VARCHAR) || '+00:00'"
+    return f"CAST({col} AS VARCHAR)"
+
+
+def clean_text(text: str) -> str:
+    """Trimmed text, blank -> NULL."""
+    trimmed = (
+        f"CASE WHEN regexp_matches({text}, '^{_WS}|{_WS}$') "
+        f"THEN regexp_replace({text}, '^{_WS}+|{_WS}+$', '', 'g') ELSE {text} END"
+    )
+    return f"nullif({trimmed}, '')"
+
+
+def _shown(v: str) -> str:
+    return f"substr({v}, 1, {SHOWN_CHARS})"
+
+
+def _typed_number(col: str) -> str:
+    v = f"CAST({col} AS DOUBLE)"
+    return f"CASE WHEN isnan({v}) THEN NULL ELSE {v} END"
+
+
+def _text_number(v: str) -> str:
+    n = f"CASE WHEN regexp_matches({v}, '{NUMBER_RE}') THEN TRY_CAST({v} AS DOUBLE) END"
+    return f"CASE WHEN abs({n}) <= {MAX_DOUBLE} THEN {n} END"
+
+
+class _Plan:
+    """The select items of each stage of the one-pass query, column by column."""
+
+    def __init__(self, spec: TableSpec, types: dict[str, str]) -> None:
+        self.spec, self.types = spec, types
+        self.first: list[str] = []  # from raw: values as text / typed
+        self.ts1: list[str] = []  # text timestamps: regex parts
+        self.ts1b: list[str] = []  # ... year, month, day
+        self.ts2: list[str] = []  # ... local microseconds, offset
+        self.final: list[str] = []  # parsed values: _n<i>, _u<i>
+        self.checks: list[str] = [f"CASE WHEN {self.v(c)} IS NULL THEN {lit(f'missing required field: {c}')} END"
+                                  for c in spec.required_columns]  # fmt: skip
+        for i, cs in enumerate(spec.columns):
+            if cs.name in types:
+                self._column(i, cs, quote(cs.name), types[cs.name])
+        self._required_when()
+
+    def v(self, name: str) -> str:
+        """The trimmed text of spec column `name` (NULL when the raw table lacks it)."""
+        if name not in self.types:
+            return "CAST(NULL AS VARCHAR)"
+        return f"_v{self.spec.column_names.index(name)}"
+
+    def _column(self, i: int, cs: ColumnSpec, col: str, kind: str) -> None:
+        v = f"_v{i}"
+        self.first.append(f"{clean_text(as_text(col, kind))} AS {v}")
+        if cs.kind == "enum" and cs.enum is not None:
+            allowed = ", ".join(lit(e) for e in cs.enum)
+            self.checks.append(
+                f"CASE WHEN {v} NOT IN ({allowed}) "
+                f"THEN {lit(f'unknown {cs.name}: ')} || {_shown(v)} END"
+            )
+        elif cs.kind == "timestamp":
+            if kind in ("timestamp", "timestamptz", "number"):
+                self.first.append(f"{typed_us(col, kind)} AS _u{i}")
+            else:
+                p = f"_p{i}"
+                self.ts1 += text_stage1(v, p)
+                self.ts1b += text_stage1b(p)
+                self.ts2 += text_stage2(v, p)
+                self.final.append(f"{text_us(p)} AS _u{i}")
+            self.checks.append(
+                f"CASE WHEN {v} IS NOT NULL AND _u{i} IS NULL THEN "
+                f"{lit(f'unparseable timestamp in {cs.name}: ')} || {_shown(v)} "
+                f"|| {lit(f' ({TS_EXPECTED})')} END"
+            )
+        elif cs.kind == "number":
+            if kind == "number":
+                self.first.append(f"{_typed_number(col)} AS _u{i}")
+            else:
+                self.final.append(f"{_text_number(v)} AS _u{i}")
+            self.checks.append(
+                f"CASE WHEN {v} IS NOT NULL AND _u{i} IS NULL THEN "
+                f"{lit(f'unparseable number in {cs.name}: ')} || {_shown(v)} END"
+            )
+            if cs.nonnegative:
+                self.checks.append(
+                    f"CASE WHEN _u{i} < 0 THEN {lit(f'negative {cs.name}: ')} || {_shown(v)} END"
+                )
+
+    def _required_when(self) -> None:
+        etype = self.v(Col.EVENT_TYPE)
+        if Col.EVENT_TYPE not in self.types:
+            return
+        for col, types in self.spec.required_when.items():
+            needs = ", ".join(lit(t) for t in sorted(types))
+            self.checks.append(
+                f"CASE WHEN {etype} IN ({needs}) AND {self.v(col)} IS NULL "
+                f"THEN {lit(f'missing required field: {col} for ')} || {_shown(etype)} END"
+            )
+
+    def out_column(self, i: int, cs: ColumnSpec) -> str:
+        """The clean value of spec column `cs` (typed; NULL of its type when absent)."""
+        present = cs.name in self.types
+        if cs.kind == "timestamp":
+            return f"{f'_u{i}' if present else 'CAST(NULL AS BIGINT)'} AS {quote(cs.name + '_us')}"
+        if cs.kind == "number":
+            return f"{f'_u{i}' if present else 'CAST(NULL AS DOUBLE)'} AS {quote(cs.name)}"
+        return f"{f'_v{i}' if present else 'CAST(NULL AS VARCHAR)'} AS {quote(cs.name)}"
+
+
+def _stage(items: list[str], inner: str, alias: str) -> str:
+    return f"SELECT *, {', '.join(items)} FROM ({inner}) {alias}" if items else inner
+
+
+def repeated_reason(spec: TableSpec) -> str:
+    return f"repeated {'/'.join(spec.key)}: same record as an earlier row, kept once"
+
+
+def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, rejects: str) -> None:
+    """Create tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
+
+    `raw` holds `_row` and the file's columns; `clean` gets `_row`, every spec column (a
+    timestamp as `<name>_us`), then the extra columns as text; `rejects` gets `_row`, the
+    raw columns as text (untrimmed) and `reason`.
+    """
+    types = {c: k for c, k in engine.column_types(raw).items() if c != ROW}
+    missing = [c for c in spec.required_columns if c not in types]
+    if missing:
+        raise MissingColumns(
+            f"table {spec.name!r}: required column(s) missing: {', '.join(missing)}",
+            column=missing[0],
+            hint="add the column (see SCHEMA.md)",
+        )
+    plan = _Plan(spec, types)
+    extras = [c for c in types if c not in spec.column_names]
+    first = [ROW, *plan.first, *(f"{clean_text(as_text(quote(c), types[c]))} AS _x{j}"
+                                 for j, c in enumerate(extras))]  # fmt: skip
+    q = f"SELECT {', '.join(first)} FROM {raw}"
+    q = _stage(plan.ts1, q, "_a")
+    q = _stage(plan.ts1b, q, "_b")
+    q = _stage(plan.ts2, q, "_c")
+    q = _stage(plan.final, q, "_d")
+    outs = [plan.out_column(i, cs) for i, cs in enumerate(spec.columns)]
+    outs += [f"_x{j} AS {quote(c)}" for j, c in enumerate(extras)]
+    keys = [plan.v(k) for k in spec.key]
+    reason = f"coalesce({', '.join(plan.checks)})" if plan.checks else "CAST(NULL AS VARCHAR)"
+    v = f"{clean}_v"
+    engine.create(
+        v,
+        f"SELECT {ROW}, {', '.join(outs)}, {', '.join(f'{k} AS _k{j}' for j, k in enumerate(keys))}"
+        f"{',' if keys else ''} {reason} AS _reason FROM ({q}) _e",
+        keep=True,
+    )
+    dup = f"{clean}_dup"
+    if keys:
+        part = ", ".join(f"_k{j}" for j in range(len(keys)))
+        engine.create(
+            dup,
+            f"SELECT {ROW} FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {part} "
+            f"ORDER BY {ROW}) AS _rn FROM {v} WHERE _reason IS NULL) _w WHERE _rn > 1",
+            keep=True,
+        )
+    else:
+        engine.create(dup, f"SELECT {ROW} FROM {v} WHERE 1 = 0", keep=True)
+    names = [c.split(" AS ")[-1] for c in outs]
+    engine.create(
+        clean,
+        f"SELECT c.{ROW}, {', '.join(f'c.{n}' for n in names)} FROM {v} c "
+        f"LEFT JOIN {dup} d ON d.{ROW} = c.{ROW} WHERE c._reason IS NULL AND d.{ROW} IS NULL",
+        keep=True,
+    )
+    raw_cols = [c for c in types if c != Col.REASON]
+    texts = [f"{as_text('r.' + quote(c), types[c])} AS {quote(c)}" for c in raw_cols]
+    engine.create(
+        rejects,
+        f"SELECT r.{ROW}, {', '.join(texts)}, x.reason FROM {raw} r JOIN "
+        f"(SELECT {ROW}, _reason AS reason FROM {v} WHERE _reason IS NOT NULL "
+        f"UNION ALL SELECT {ROW}, {lit(repeated_reason(spec)) if keys else 'NULL'} AS reason "
+        f"FROM {dup}) x ON x.{ROW} = r.{ROW}",
+        keep=True,
+    )
+
+
+def validation_counts(engine: Engine, clean: str, rejects: str) -> dict[str, int]:
+    """Rows read, kept and rejected, and rejects per reason kind (text before the first ':')."""
+    kept, rejected = engine.count(clean), engine.count(rejects)
+    kinds = engine.fetch(
+        f"SELECT split_part(reason, ':', 1) AS kind, count(*) AS n FROM {rejects} GROUP BY 1"
+    )
+    per = {str(k): int(n) for k, n in zip(kinds["kind"], kinds["n"], strict=True)}
+    return {
+        "read": kept + rejected,
+        "kept": kept,
+        "rejected": rejected,
+        **{f"rejected[{k}]": per[k] for k in sorted(per)},
+    }
