@@ -93,6 +93,7 @@ class Engine(ABC):
         pq.write_table(table, path)
         return table.num_rows
 
+    @abstractmethod
     def column_types(self, name: str) -> dict[str, str]:
         """Each column of table `name` -> one of :data:`COLUMN_KINDS`: 'string', 'number',
         'timestamp' (naive), 'timestamptz' (an instant) or 'other'."""
