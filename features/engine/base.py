@@ -8,6 +8,7 @@ Spark run the same definition.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from functools import lru_cache
 from types import TracebackType
 
@@ -24,6 +25,14 @@ def render(sql: str, dialect: str) -> str:
     if dialect == SOURCE_DIALECT:
         return sql
     return str(sqlglot.transpile(sql, read=SOURCE_DIALECT, write=dialect, pretty=False)[0])
+
+
+def vocab_tokens(texts: Iterable[str | None], vocab: dict[str, str]) -> list[list[str] | None]:
+    """For each text, the tokens jieba cuts from it that are words of `vocab`, in order."""
+    from features.tags import _tokenizer
+
+    tk = _tokenizer(tuple(sorted(vocab)))
+    return [None if t is None else [w for w in tk.lcut(str(t)) if w in vocab] for t in texts]
 
 
 class Engine(ABC):
@@ -47,6 +56,15 @@ class Engine(ABC):
     @abstractmethod
     def fetch(self, sql: str) -> pd.DataFrame:
         """The result of the SELECT `sql` (DuckDB dialect) as a pandas frame."""
+
+    @abstractmethod
+    def register_tokens(self, fn_name: str, vocab: dict[str, str]) -> None:
+        """Make `fn_name(text)` a SQL function: the words of `vocab` that jieba finds in `text`.
+
+        The list keeps jieba's token order and repeats (a NULL text gives NULL). Segmentation
+        is :func:`vocab_tokens`, the one :func:`features.tags.keyword_hits` uses; it runs
+        vectorised, a batch of texts per Python call.
+        """
 
     @abstractmethod
     def close(self) -> None:

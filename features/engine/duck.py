@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+from duckdb.func import PythonUDFType
 
-from features.engine.base import Engine
+from features.engine.base import Engine, vocab_tokens
+
+_WORDS = pa.list_(pa.string())
 
 
 class DuckEngine(Engine):
@@ -36,6 +41,23 @@ class DuckEngine(Engine):
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
+
+    def register_tokens(self, fn_name: str, vocab: dict[str, str]) -> None:
+        words = dict(vocab)
+
+        def tokens(texts: pa.Array) -> pa.Array:  # one call per vector of texts
+            return pa.array(vocab_tokens(texts.to_pylist(), words), type=_WORDS)
+
+        with contextlib.suppress(duckdb.InvalidInputException, duckdb.CatalogException):
+            self.con.remove_function(fn_name)  # registered by an earlier run
+        self.con.create_function(
+            fn_name,
+            tokens,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.list_type(duckdb.sqltype("VARCHAR")),
+            type=PythonUDFType.ARROW,
+            side_effects=False,
+        )
 
     def close(self) -> None:
         self.con.close()

@@ -10,7 +10,7 @@ import warnings
 import pandas as pd
 import pyarrow as pa
 
-from features.engine.base import Engine, render
+from features.engine.base import Engine, render, vocab_tokens
 from features.errors import LinliInputError
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,18 @@ class SparkEngine(Engine):
             warnings.simplefilter("ignore", FutureWarning)
             out: pd.DataFrame = self.spark.sql(render(sql, self.dialect)).toPandas()  # type: ignore[attr-defined]
         return out
+
+    def register_tokens(self, fn_name: str, vocab: dict[str, str]) -> None:
+        from pyspark.sql.functions import pandas_udf
+        from pyspark.sql.types import ArrayType, StringType
+
+        words = dict(vocab)
+
+        def tokens(texts: pd.Series) -> pd.Series:  # one call per Arrow batch of texts
+            return pd.Series(vocab_tokens(texts.tolist(), words), dtype=object)
+
+        udf = pandas_udf(tokens, ArrayType(StringType()))  # type: ignore[call-overload]
+        self.spark.udf.register(fn_name, udf)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         catalog = self.spark.catalog  # type: ignore[attr-defined]
