@@ -8,7 +8,7 @@ Spark run the same definition.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +43,14 @@ def _known_functions(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and str(node.name).lower() == "epoch_us":
         return exp.UnixMicros(this=node.expressions[0])
     return node
+
+
+def vocab_tokens(texts: Iterable[str | None], vocab: dict[str, str]) -> list[list[str] | None]:
+    """For each text, the tokens jieba cuts from it that are words of `vocab`, in order."""
+    from features.tags import _tokenizer
+
+    tk = _tokenizer(tuple(sorted(vocab)))
+    return [None if t is None else [w for w in tk.lcut(str(t)) if w in vocab] for t in texts]
 
 
 class Engine(ABC):
@@ -97,6 +105,15 @@ class Engine(ABC):
     def column_types(self, name: str) -> dict[str, str]:
         """Each column of table `name` -> one of :data:`COLUMN_KINDS`: 'string', 'number',
         'timestamp' (naive), 'timestamptz' (an instant) or 'other'."""
+
+    @abstractmethod
+    def register_tokens(self, fn_name: str, vocab: dict[str, str]) -> None:
+        """Make `fn_name(text)` a SQL function: the words of `vocab` that jieba finds in `text`.
+
+        The list keeps jieba's token order and repeats (a NULL text gives NULL). Segmentation
+        is :func:`vocab_tokens`, the one :func:`features.tags.keyword_hits` uses; it runs
+        vectorised, a batch of texts per Python call.
+        """
 
     @abstractmethod
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+from duckdb.func import PythonUDFType
 
-from features.engine.base import ROW, ROW_BITS, Engine, store_schema, store_time_name
+from features.engine.base import ROW, ROW_BITS, Engine, store_schema, store_time_name, vocab_tokens
+
+_WORDS = pa.list_(pa.string())
 
 
 def _quote(name: str) -> str:
@@ -94,6 +98,23 @@ class DuckEngine(Engine):
     def column_types(self, name: str) -> dict[str, str]:
         described = self.con.execute(f"DESCRIBE {name}").fetchall()
         return {str(row[0]): duck_kind(str(row[1])) for row in described}
+
+    def register_tokens(self, fn_name: str, vocab: dict[str, str]) -> None:
+        words = dict(vocab)
+
+        def tokens(texts: pa.Array) -> pa.Array:  # one call per vector of texts
+            return pa.array(vocab_tokens(texts.to_pylist(), words), type=_WORDS)
+
+        with contextlib.suppress(duckdb.InvalidInputException, duckdb.CatalogException):
+            self.con.remove_function(fn_name)  # registered by an earlier run
+        self.con.create_function(
+            fn_name,
+            tokens,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.list_type(duckdb.sqltype("VARCHAR")),
+            type=PythonUDFType.ARROW,
+            side_effects=False,
+        )
 
     def close(self) -> None:
         self.con.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from features.engine.base import ROW, ROW_BITS, Engine, render
+from features.engine.base import ROW, ROW_BITS, Engine, render, vocab_tokens
 from features.errors import LinliInputError
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,18 @@ class SparkEngine(Engine):
     def column_types(self, name: str) -> dict[str, str]:
         dtypes = self.spark.table(name).dtypes  # type: ignore[attr-defined]
         return {str(c): spark_kind(str(t)) for c, t in dtypes}
+
+    def register_tokens(self, fn_name: str, vocab: dict[str, str]) -> None:
+        from pyspark.sql.functions import pandas_udf
+        from pyspark.sql.types import ArrayType, StringType
+
+        words = dict(vocab)
+
+        def tokens(texts: pd.Series) -> pd.Series:  # one call per Arrow batch of texts
+            return pd.Series(vocab_tokens(texts.tolist(), words), dtype=object)
+
+        udf = pandas_udf(tokens, ArrayType(StringType()))  # type: ignore[call-overload]
+        self.spark.udf.register(fn_name, udf)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         catalog = self.spark.catalog  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""Small SQL-text helpers shared by the tag and constraint queries (DuckDB dialect)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from features.schema import PURCHASE_EVENTS, TEXT_EVENTS
+
+
+def lit(value: str) -> str:
+    """`value` as a SQL string literal (quotes doubled; sqlglot re-escapes it for Spark)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def num(value: float) -> str:
+    """`value` as an exact DOUBLE literal: repr round-trips, and the exponent makes both DuckDB
+    and Spark read a DOUBLE (a plain `0.2` is a DECIMAL there)."""
+    text = repr(float(value))
+    return text if "e" in text else text + "e0"
+
+
+def in_list(values: Iterable[str]) -> str:
+    """`'a', 'b', ...` for an IN clause."""
+    return ", ".join(lit(v) for v in sorted(values))
+
+
+def buy_types() -> str:
+    """The purchase event types (order, 接龙) for an IN clause."""
+    return in_list(e.value for e in PURCHASE_EVENTS)
+
+
+def text_types() -> str:
+    """The event types whose text is read for interests (search, comment, chat)."""
+    return in_list(e.value for e in TEXT_EVENTS)
+
+
+def round_half_even(x: str) -> str:
+    """SQL rounding `x` (a DOUBLE) to a BIGINT like numpy's round: halves go to the even side."""
+    f = f"floor({x})"
+    return (
+        f"CAST(CASE WHEN {x} - {f} > 0.5 THEN {f} + 1 WHEN {x} - {f} < 0.5 THEN {f} "
+        f"ELSE {f} + ({f} % 2) END AS BIGINT)"
+    )
+
+
+# what Python's str.strip() removes: every character for which str.isspace() holds
+_SPACE = (
+    r"[\x{09}-\x{0d}\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+
+
+def strip(x: str) -> str:
+    """SQL for `x` without leading and trailing whitespace, as Python's str.strip() sees it."""
+    return f"regexp_replace({x}, '^{_SPACE}+|{_SPACE}+$', '', 'g')"
