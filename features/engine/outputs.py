@@ -7,6 +7,8 @@ Rows keep a deterministic order: events by time then input order, side tables by
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +16,8 @@ import pandas as pd
 from features import store_layout as store
 from features.engine.base import ROW, Engine
 from features.schema import PURCHASE_EVENTS
+
+log = logging.getLogger(__name__)
 
 OPTIONAL_TABLES = {  # engine table -> store file, written when the data directory has the table
     "groups_c": ("groups", store.GROUPS),
@@ -63,18 +67,20 @@ def users_sql() -> str:
 
 def write_tables(engine: Engine, out: Path, present: set[str]) -> dict[str, int]:
     """Write events, baskets, items, users and the side tables of `present`; rows per file."""
-    rows = {
-        store.EVENTS: engine.write_parquet(events_sql(engine), out / store.EVENTS),
-        store.BASKETS: engine.write_parquet(baskets_sql(), out / store.BASKETS),
-        store.ITEMS: engine.write_parquet(
-            "SELECT * FROM items_c ORDER BY item_id", out / store.ITEMS
-        ),
-        store.USERS: engine.write_parquet(users_sql(), out / store.USERS),
+    queries = {
+        store.EVENTS: events_sql(engine),
+        store.BASKETS: baskets_sql(),
+        store.ITEMS: "SELECT * FROM items_c ORDER BY item_id",
+        store.USERS: users_sql(),
     }
     for table, (name, path) in OPTIONAL_TABLES.items():
         if name in present:
-            sql = f"SELECT {_without_row(engine, table)} FROM {table} ORDER BY {ROW}"
-            rows[path] = engine.write_parquet(sql, out / path)
+            queries[path] = f"SELECT {_without_row(engine, table)} FROM {table} ORDER BY {ROW}"
+    rows = {}
+    for path, sql in queries.items():
+        t0 = time.perf_counter()
+        rows[path] = engine.write_parquet(sql, out / path)
+        log.info("wrote %s: %d rows in %.2fs", path, rows[path], time.perf_counter() - t0)
     return rows
 
 
