@@ -186,12 +186,11 @@ def _summary(
     constraints: pd.DataFrame,
 ) -> dict[str, Any]:
     """What the job read, kept, unified and produced (summary.json)."""
-    ids = engine.fetch(
+    ids = engine.fetch(  # ev_keys: each distinct (id_type, id_value) of the events, once
         f"""
-        SELECT (SELECT count(*) FROM (SELECT DISTINCT id_type, id_value FROM clean_events) r)
-                   AS raw_ids,
+        SELECT (SELECT count(*) FROM ev_keys) AS raw_ids,
                (SELECT count(DISTINCT {engine_job.key_sql("id_type", "id_value")})
-                FROM clean_events) AS ids,
+                FROM ev_keys) AS ids,
                (SELECT count(DISTINCT user_id) FROM ev_keys) AS users,
                (SELECT count(*) FROM clean_events) AS events,
                (SELECT count(*) FROM items_c) AS items,

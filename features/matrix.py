@@ -94,7 +94,7 @@ class Interactions:
         for name in _MATRICES:
             m = getattr(self, name)
             if m is not None:
-                sp.save_npz(path / f"{name}.npz", m.tocsr())
+                sp.save_npz(path / f"{name}.npz", m.tocsr(), compressed=False)  # fast to write
         if self.baskets is not None:
             self.baskets.to_parquet(path / "baskets.parquet", index=False)
         if self.group_ids is not None:
