@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.engine.job import interactions_of_events
+from features.engine.frames import interactions_of_events
 from features.matrix import IdMap, Interactions
 from features.schema import PURCHASE_EVENTS, Col
 from features.settings import Settings, load_settings

@@ -86,27 +86,15 @@ def tier_snapshots(
     purchases: pd.DataFrame, rules: dict[str, Any], ends: list[pd.Timestamp]
 ) -> pd.DataFrame:
     """The value tier of every buyer at each snapshot: snapshot, user_id, tier."""
-    from features.tags import rfm, value_tiers
+    from features.engine.frames import tiers_at
 
-    rows = []
-    for t in ends:
-        p = purchases[purchases[Col.TS] < t]
-        if not len(p):
-            continue
-        tiers = value_tiers(rfm(p, snapshot=t), rules)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "snapshot": t,
-                    Col.USER_ID: tiers[Col.USER_ID].astype(str),
-                    "tier": tiers[Col.TAG].astype(str),
-                }
-            )
-        )
-    return (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=["snapshot", Col.USER_ID, "tier"])
+    tiers = tiers_at(purchases, rules, ends)
+    return pd.DataFrame(
+        {
+            "snapshot": tiers["snapshot"],
+            Col.USER_ID: tiers[Col.USER_ID].astype(str),
+            "tier": tiers[Col.TAG].astype(str),
+        }
     )
 
 

@@ -13,8 +13,16 @@ def _buy_types() -> str:
     return ", ".join(f"'{e.value}'" for e in sorted(PURCHASE_EVENTS))
 
 
-def profile_sql() -> str:
-    """Per user: first / last event, last order, orders, spend, lines, recency, AOV, orders per 30 days."""
+def profile_sql(snapshot_us: int | None = None) -> str:
+    """Per user: first / last event, last order, orders, spend, lines, recency, AOV, orders per 30 days.
+
+    Recency counts back from `snapshot_us` (UTC microseconds), by default the latest event.
+    """
+    snap = (
+        f"SELECT {int(snapshot_us)} AS snap"
+        if snapshot_us is not None
+        else ("SELECT max(ts_us) AS snap FROM ev_u")
+    )
     return f"""
         SELECT u.user_id, u.first_us, u.last_us, o.last_order_us,
                coalesce(o.f, 0) AS frequency, coalesce(o.m, 0.0) AS monetary,
@@ -29,6 +37,6 @@ def profile_sql() -> str:
                           sum(coalesce(amount, 0.0)) AS m, count(*) AS n
                    FROM ev_u WHERE event_type IN ({_buy_types()}) GROUP BY user_id) o
             ON o.user_id = u.user_id
-        CROSS JOIN (SELECT max(ts_us) AS snap FROM ev_u) s
+        CROSS JOIN ({snap}) s
         ORDER BY u.user_id
     """

@@ -33,7 +33,7 @@ def prepare_lines(engine: Engine, half_life_days: float, snapshot_us: int | None
     engine.create(
         "lines",
         f"""
-        SELECT um.u, im.i, e.event_type, e.ts_us, e.order_id,
+        SELECT um.u, im.i, e.ts_us, e.order_id,
                CAST({snapshot} - e.ts_us AS DOUBLE) / {DAY_US}.0 AS age,
                coalesce(w.w, 0.0) * power(0.5, greatest(CAST({snapshot} - e.ts_us AS DOUBLE)
                    / {DAY_US}.0, 0.0) / {float(half_life_days)!r}) AS strength,

@@ -278,7 +278,7 @@ def test_flip_is_one_atomic_replace(tmp_path: Path) -> None:
 
 
 def test_a_changed_model_file_is_refused_before_unpickling(tmp_path: Path) -> None:
-    from features.engine.job import interactions_of_events
+    from features.engine.frames import interactions_of_events
     from features.matrix import IdMap
     from training.models import build_model
     from training.models.base import STATE_FILE, Recommender

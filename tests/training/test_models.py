@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from features.engine.job import interactions_of_events
+from features.engine.frames import interactions_of_events
 from features.matrix import (
     BasketCol,
     IdMap,

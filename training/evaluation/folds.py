@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features import store_layout as store
-from features.engine.job import interactions_of_events
+from features.engine.frames import interactions_of_events
 from features.matrix import IdMap, Interactions
 from features.schema import PURCHASE_EVENTS, Col, EventType
 from training.evaluation.split import (
