@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Sequence
 from functools import reduce
@@ -12,8 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from features.engine.base import ROW, ROW_BITS, Engine, render, vocab_tokens
+from features.engine.base import (
+    ROW,
+    ROW_BITS,
+    Engine,
+    render,
+    store_schema,
+    to_store_times,
+    vocab_tokens,
+)
 from features.errors import LinliInputError
 
 log = logging.getLogger(__name__)
@@ -32,7 +42,8 @@ def check_master(master: str | None) -> None:
 
 def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> object:
     """A SparkSession for the feature job (UI off, few shuffle partitions, Arrow transfers)."""
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    # Python UDFs (jieba) run in worker processes: this interpreter, with the project's packages
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     builder = (
@@ -110,6 +121,32 @@ class SparkEngine(Engine):
     def arrow(self, sql: str) -> pa.Table:
         out: pa.Table = self.spark.sql(render(sql, self.dialect)).toArrow()  # type: ignore[attr-defined]
         return out
+
+    def write_parquet(self, sql: str, path: Path) -> int:
+        """Spark writes its part files (in the query's order); they are joined into `path`.
+
+        The parts are streamed batch by batch into one file with China-time timestamps, so
+        the driver holds one batch at a time whatever the table's size.
+        """
+        parts = path.with_name(path.name + ".parts")
+        shutil.rmtree(parts, ignore_errors=True)
+        sdf = self.spark.sql(render(sql, self.dialect))  # type: ignore[attr-defined]
+        sdf.write.mode("overwrite").parquet(str(parts))
+        files = sorted(parts.glob("part-*.parquet"))
+        schema = store_schema(pq.read_schema(files[0])) if files else None
+        n = 0
+        if schema is None:  # no part written: an empty table with the query's columns
+            table = to_store_times(sdf.limit(0).toArrow())
+            pq.write_table(table, path)
+        else:
+            with pq.ParquetWriter(path, schema) as writer:
+                for f in files:
+                    for batch in pq.ParquetFile(f).iter_batches():
+                        table = to_store_times(pa.Table.from_batches([batch]))
+                        writer.write_table(table.cast(schema))
+                        n += table.num_rows
+        shutil.rmtree(parts, ignore_errors=True)
+        return n
 
     def column_types(self, name: str) -> dict[str, str]:
         dtypes = self.spark.table(name).dtypes  # type: ignore[attr-defined]
