@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import warnings
 
 import pandas as pd
@@ -29,7 +30,10 @@ def check_master(master: str | None) -> None:
 
 def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> object:
     """A SparkSession for the feature job (UI off, few shuffle partitions, Arrow transfers)."""
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    # Python UDFs (jieba) run in worker processes: in local mode this interpreter, whose
+    # packages the driver has; on a cluster the executors' python3 (with linli installed)
+    local = master is None or master.startswith("local")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable if local else "python3")
     from pyspark.sql import SparkSession
 
     builder = (
@@ -97,7 +101,9 @@ class SparkEngine(Engine):
         def tokens(texts: pd.Series) -> pd.Series:  # one call per Arrow batch of texts
             return pd.Series(vocab_tokens(texts.tolist(), words), dtype=object)
 
-        udf = pandas_udf(tokens, ArrayType(StringType()))  # type: ignore[call-overload]
+        with warnings.catch_warnings():  # PySpark's notice about pandas 3 (it works here)
+            warnings.simplefilter("ignore", FutureWarning)
+            udf = pandas_udf(tokens, ArrayType(StringType()))  # type: ignore[call-overload]
         self.spark.udf.register(fn_name, udf)  # type: ignore[attr-defined]
 
     def close(self) -> None:

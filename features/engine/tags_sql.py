@@ -168,13 +168,21 @@ def _behaviour_sql(rules: dict[str, Any]) -> str:
 
 
 def _channel_sql(rules: dict[str, Any]) -> str:
-    """Part 5: the channel of the user's first event with a channel (ts, then _row)."""
+    """Part 5: the channel of the user's first event with a channel (ts, then _row).
+
+    Two passes (the earliest ts per user, then the smallest _row among the events at it) are
+    faster than one arg_min over a (ts, _row) struct.
+    """
     prefix = lit(rules["channel"]["tag_prefix"])
     return f"""
-        SELECT user_id, {prefix} || arg_min(channel, struct_pack(t := ts_us, r := _row)) AS tag,
+        SELECT e.user_id, {prefix} || arg_min(e.channel, e._row) AS tag,
                '' AS detail, 5 AS part, 0 AS ord
-        FROM ev_u WHERE channel IS NOT NULL AND user_id IS NOT NULL
-        GROUP BY user_id
+        FROM ev_u e
+        JOIN (SELECT user_id, min(ts_us) AS ts_us FROM ev_u
+              WHERE channel IS NOT NULL AND user_id IS NOT NULL GROUP BY user_id) f
+            ON f.user_id = e.user_id AND f.ts_us = e.ts_us
+        WHERE e.channel IS NOT NULL
+        GROUP BY e.user_id
     """
 
 
