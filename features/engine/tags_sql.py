@@ -44,14 +44,12 @@ def columns(engine: Engine, table: str) -> list[str]:
 def _quintile(col: str, descending: bool = False) -> str:
     """ceil(pandas rank(pct=True, method="average") * 5) clipped to 1..5, over non-null `col`.
 
-    The average rank of a tie is rank() plus half the other tied rows (a half-integer, exact
-    in DOUBLE, as pandas' sum of ranks / ties); divided by the count, times 5, as pandas does.
+    The average rank of a tie is the mean of its first rank (rank()) and its last (the rows
+    up to and including its peers: count() over the same order); a half-integer, exact in
+    DOUBLE like pandas' sum of ranks / ties. Divided by the count, times 5, as pandas does.
     """
-    order = f"{col} DESC NULLS LAST" if descending else f"{col} NULLS LAST"
-    avg_rank = (
-        f"(CAST(rank() OVER (ORDER BY {order}) AS DOUBLE)"
-        f" + CAST(count(*) OVER (PARTITION BY {col}) - 1 AS DOUBLE) / 2.0e0)"
-    )
+    order = f"ORDER BY {col} DESC NULLS LAST" if descending else f"ORDER BY {col} NULLS LAST"
+    avg_rank = f"(CAST(rank() OVER ({order}) + count({col}) OVER ({order}) AS DOUBLE) / 2.0e0)"
     pct = f"{avg_rank} / CAST(count({col}) OVER () AS DOUBLE)"
     return (
         f"CASE WHEN {col} IS NOT NULL THEN least(greatest(ceil({pct} * 5.0e0), 1.0e0), 5.0e0) END"
@@ -267,17 +265,18 @@ def tags_sql(rules: dict[str, Any], manual: str) -> str:
         _interest_part(),
         _category_sql(rules),
     ]
-    parts = " UNION ALL ".join(
-        [
-            *(f"SELECT *, {lit(RULE)} AS source FROM ({p}) r{i}" for i, p in enumerate(rule_parts)),
-            f"SELECT *, {lit(MANUAL)} AS source FROM ({manual}) m",
-        ]
-    )
+    rules_union = " UNION ALL ".join(f"SELECT * FROM ({p}) r{i}" for i, p in enumerate(rule_parts))
+    # rule parts have ord 0 and manual tags are one part: one integer decides each group
     return f"""
-        SELECT user_id, tag, source, arg_min(detail, struct_pack(p := part, o := ord)) AS detail
-        FROM ({parts}) a
+        SELECT user_id, tag, {lit(RULE)} AS source, arg_min(detail, part) AS detail
+        FROM ({rules_union}) r
         WHERE user_id IS NOT NULL AND tag IS NOT NULL
-        GROUP BY user_id, tag, source
+        GROUP BY user_id, tag
+        UNION ALL
+        SELECT user_id, tag, {lit(MANUAL)} AS source, arg_min(detail, ord) AS detail
+        FROM ({manual}) m
+        WHERE user_id IS NOT NULL AND tag IS NOT NULL
+        GROUP BY user_id, tag
     """
 
 
