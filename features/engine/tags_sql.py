@@ -193,7 +193,7 @@ def _location_sql(rules: dict[str, Any]) -> str:
     cfg = rules["location"]
     pat = lit(cfg["compound_pattern"])
     return f"""
-        SELECT user_id, {lit(cfg["group_prefix"])} || group_id AS tag, '' AS detail,
+        SELECT DISTINCT user_id, {lit(cfg["group_prefix"])} || group_id AS tag, '' AS detail,
                6 AS part, 0 AS ord
         FROM members_u WHERE left_at_us IS NULL
         UNION ALL
@@ -256,6 +256,39 @@ def _interest_part() -> str:
     return f"SELECT user_id, tag, detail, 8 AS part, 0 AS ord FROM {INTEREST}"
 
 
+def rule_parts_disjoint(rules: dict[str, Any]) -> bool:
+    """Whether no two rule-tag parts can give the same tag (then rule tags need no dedup).
+
+    Tier, frequency and AOV tags are fixed strings; channel, group, compound, interest and
+    category tags are a prefix plus a value. Two parts can meet only when they share a fixed
+    tag, a fixed tag starts with a prefix, or one prefix starts with another. Within a part
+    each row is already one (user, tag): one per profile row, per user, per user and
+    interest or category, and the group and compound rows are distinct.
+    """
+    fr, av = rules["frequency"], rules["aov"]
+    fixed = [
+        {str(t["tag"]) for t in rules["value_tier"]["tiers"]},
+        {str(fr["high"]["tag"])},
+        {str(fr["low"]["tag"])},
+        {str(av["high"]["tag"])},
+        {str(av["low"]["tag"])},
+    ]
+    prefixes = [
+        str(rules["channel"]["tag_prefix"]),
+        str(rules["location"]["group_prefix"]),
+        str(rules["location"]["compound_prefix"]),
+        str(rules["interests"]["tag_prefix"]),
+        str(rules["category_preference"]["tag_prefix"]),
+    ]
+    if sum(len(f) for f in fixed) != len(set().union(*fixed)):
+        return False
+    if any(t.startswith(p) for f in fixed for t in f for p in prefixes):
+        return False
+    return not any(
+        p.startswith(q) for i, p in enumerate(prefixes) for j, q in enumerate(prefixes) if i != j
+    )
+
+
 def tags_sql(rules: dict[str, Any], manual: str) -> str:
     """Every tag, one row per (user_id, tag, source): the first part's detail wins."""
     rule_parts = [
@@ -266,16 +299,22 @@ def tags_sql(rules: dict[str, Any], manual: str) -> str:
         _category_sql(rules),
     ]
     rules_union = " UNION ALL ".join(f"SELECT * FROM ({p}) r{i}" for i, p in enumerate(rule_parts))
-    # rule parts have ord 0 and manual tags are one part: one integer decides each group
+    known = "WHERE user_id IS NOT NULL AND tag IS NOT NULL"
+    if rule_parts_disjoint(rules):  # the default rules: each rule tag comes from one part
+        rule_tags = (
+            f"SELECT user_id, tag, {lit(RULE)} AS source, detail FROM ({rules_union}) r {known}"
+        )
+    else:  # the earliest part's row wins (rule parts have ord 0: the part number decides)
+        rule_tags = f"""
+            SELECT user_id, tag, {lit(RULE)} AS source, arg_min(detail, part) AS detail
+            FROM ({rules_union}) r {known}
+            GROUP BY user_id, tag
+        """
     return f"""
-        SELECT user_id, tag, {lit(RULE)} AS source, arg_min(detail, part) AS detail
-        FROM ({rules_union}) r
-        WHERE user_id IS NOT NULL AND tag IS NOT NULL
-        GROUP BY user_id, tag
+        {rule_tags}
         UNION ALL
         SELECT user_id, tag, {lit(MANUAL)} AS source, arg_min(detail, ord) AS detail
-        FROM ({manual}) m
-        WHERE user_id IS NOT NULL AND tag IS NOT NULL
+        FROM ({manual}) m {known}
         GROUP BY user_id, tag
     """
 

@@ -368,6 +368,26 @@ def test_sql_tags_equal_pandas_on_edge_cases(
     assert_same(sql_result(engine, w, r), pandas_result(w, r))
 
 
+def overlapping_rules(rules: dict[str, Any]) -> dict[str, Any]:
+    """Rules whose parts can give one tag twice: the frequency tag is a tier's, locations share
+    a prefix (then the earlier part's row wins, as in pandas' drop_duplicates)."""
+    r = edge_rules(rules)
+    r["frequency"]["high"]["tag"] = "tier:gold"
+    r["location"]["compound_prefix"] = r["location"]["group_prefix"]
+    assert not tags_sql.rule_parts_disjoint(r) and tags_sql.rule_parts_disjoint(rules)
+    return r
+
+
+def test_sql_tags_equal_pandas_when_rule_tags_overlap(
+    engine: DuckEngine, rules: dict[str, Any]
+) -> None:
+    w, r = edge_world(), overlapping_rules(rules)
+    got, want = sql_result(engine, w, r), pandas_result(w, r)
+    assert_same(got, want)
+    gold = want[1][(want[1][Col.USER_ID] == "u_tie") & (want[1][Col.TAG] == "tier:gold")]
+    assert list(gold["detail"]) == ["黄金"]  # the tier's label, not the frequency's
+
+
 @pytest.fixture(scope="module")
 def edge(engine: DuckEngine, rules: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """The SQL's tags and constraints of the edge world, by user."""
@@ -517,7 +537,13 @@ def spark() -> Iterator[Engine]:
 def test_spark_gives_what_duckdb_gives(
     spark: Engine, engine: DuckEngine, synth_world: World, rules: dict[str, Any]
 ) -> None:
-    for w, r in [(synth_world, rules), (edge_world(), edge_rules(rules))]:
+    worlds = [
+        (synth_world, rules),
+        (edge_world(), edge_rules(rules)),
+        (edge_world(members=False, text=False), edge_rules(rules)),
+        (edge_world(), overlapping_rules(rules)),
+    ]
+    for w, r in worlds:
         assert_same(sql_result(spark, w, r), sql_result(engine, w, r))
     for q in (0.1, 0.25, 1 / 3, 0.75, 0.9):  # AOV quantiles: the same double
         values = [1.0, 2.5, 2.5, 3.0, 7.25, 10.0, 0.1, 1e-3, 55.5, 3.3]
