@@ -242,7 +242,8 @@ def _category_sql(rules: dict[str, Any]) -> str:
 
 
 def _manual_sql(engine: Engine) -> str:
-    """Part 9: leader-written tags (trimmed) with the note as detail; first row wins by `_row`."""
+    """Part 9: leader-written tags (trimmed) with the note as detail; of one user's repeated tag
+    the first row's note wins (by `_row`; a `manual_u` without `_row` gives any one of them)."""
     cols = columns(engine, "manual_u")
     ord_ = "_row" if "_row" in cols else "0"
     return f"""
