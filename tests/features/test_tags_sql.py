@@ -554,3 +554,18 @@ def test_spark_gives_what_duckdb_gives(
             eng.fetch(tags_sql._aov_quantiles_sql(q, q))["hi"].iloc[0] for eng in (spark, engine)
         ]
         assert got[0] == got[1] == pd.Series(values).quantile(q)
+
+
+def test_synonyms_match_in_any_case_unlike_pandas(
+    engine: DuckEngine, rules: dict[str, Any]
+) -> None:
+    """A deliberate difference: pandas compares the lower-case name with the synonym as
+    written, so a synonym with capitals never matches there; the SQL lower-cases both."""
+    r = copy.deepcopy(rules)
+    r["constraints"]["synonyms"] = {"seafood": ["Shrimp"]}
+    w = edge_world()
+    w.items = pd.DataFrame({Col.ITEM_ID: ["s1"], Col.NAME: ["Shrimp Roll"], Col.CATEGORY: ["x"]})
+    w.manual = w.manual.assign(**{Col.TAG: "avoid:seafood"}).astype({Col.TAG: "string"})
+    _, _, cons = sql_result(engine, w, r)
+    assert set(cons[Col.ITEM_ID]) == {"s1"}
+    assert pandas_result(w, r)[2].empty
