@@ -565,6 +565,7 @@ def test_synonyms_match_in_any_case_unlike_pandas(
     r["constraints"]["synonyms"] = {"seafood": ["Shrimp"]}
     w = edge_world()
     w.items = pd.DataFrame({Col.ITEM_ID: ["s1"], Col.NAME: ["Shrimp Roll"], Col.CATEGORY: ["x"]})
+    assert w.manual is not None
     w.manual = w.manual.assign(**{Col.TAG: "avoid:seafood"}).astype({Col.TAG: "string"})
     _, _, cons = sql_result(engine, w, r)
     assert set(cons[Col.ITEM_ID]) == {"s1"}
