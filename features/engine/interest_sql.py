@@ -67,35 +67,23 @@ def build_interest(engine: Engine, rules: dict[str, Any]) -> None:
         """,
         keep=True,
     )
-    words = ", ".join(f"max(CASE WHEN r = {i} THEN kw END)" for i in range(1, MAX_WORDS + 1))
+    # per user, interest and keyword: hits and the first mention (ts, _row, place in text);
+    # then per user and interest: all hits, the first five keywords by first mention
+    first = "struct_pack(t := e.ts_us, r := e._row, p := k.pos)"
+    words = "list_sort(list(struct_pack(f := f, w := kw)))"
     engine.create(
         INTEREST,
         f"""
-        WITH e AS (
-            SELECT e.user_id, e.ts_us, e._row, k.interest, k.kw, k.hits, k.pos
-            FROM ev_u e JOIN tg_text_kw k ON k.text = e.text
-            WHERE {_text_events("e")}
-        ), n AS (
-            SELECT user_id, interest, CAST(sum(hits) AS BIGINT) AS n FROM e GROUP BY user_id, interest
-        ), f AS (
-            SELECT user_id, interest, kw, ts_us, _row, pos
-            FROM (SELECT user_id, interest, kw, ts_us, _row, pos,
-                         row_number() OVER (PARTITION BY user_id, interest, kw
-                                            ORDER BY ts_us, _row, pos) AS k
-                  FROM e) x
-            WHERE k = 1
-        ), w AS (
-            SELECT user_id, interest, concat_ws('、', {words}) AS words
-            FROM (SELECT user_id, interest, kw,
-                         row_number() OVER (PARTITION BY user_id, interest
-                                            ORDER BY ts_us, _row, pos) AS r
-                  FROM f) x
-            WHERE r <= {MAX_WORDS}
-            GROUP BY user_id, interest
-        )
-        SELECT n.user_id, {lit(cfg["tag_prefix"])} || n.interest AS tag,
-               'mentioned ' || w.words || ' (' || CAST(n.n AS VARCHAR) || 'x)' AS detail
-        FROM n JOIN w ON w.user_id = n.user_id AND w.interest = n.interest
-        WHERE n.n >= {num(cfg["min_mentions"])}
+        SELECT user_id, {lit(cfg["tag_prefix"])} || interest AS tag,
+               'mentioned '
+               || array_to_string(list_transform(array_slice({words}, 1, {MAX_WORDS}),
+                                                 lambda x: x.w), '、')
+               || ' (' || CAST(CAST(sum(hits) AS BIGINT) AS VARCHAR) || 'x)' AS detail
+        FROM (SELECT e.user_id, k.interest, k.kw, sum(k.hits) AS hits, min({first}) AS f
+              FROM ev_u e JOIN tg_text_kw k ON k.text = e.text
+              WHERE {_text_events("e")}
+              GROUP BY e.user_id, k.interest, k.kw) g
+        GROUP BY user_id, interest
+        HAVING sum(hits) >= {num(cfg["min_mentions"])}
         """,
     )

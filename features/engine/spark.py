@@ -42,8 +42,10 @@ def check_master(master: str | None) -> None:
 
 def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> object:
     """A SparkSession for the feature job (UI off, few shuffle partitions, Arrow transfers)."""
-    # Python UDFs (jieba) run in worker processes: this interpreter, with the project's packages
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Python UDFs (jieba) run in worker processes: in local mode this interpreter, whose
+    # packages the driver has; on a cluster the executors' python3 (with linli installed)
+    local = master is None or master.startswith("local")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable if local else "python3")
     from pyspark.sql import SparkSession
 
     builder = (
@@ -161,7 +163,9 @@ class SparkEngine(Engine):
         def tokens(texts: pd.Series) -> pd.Series:  # one call per Arrow batch of texts
             return pd.Series(vocab_tokens(texts.tolist(), words), dtype=object)
 
-        udf = pandas_udf(tokens, ArrayType(StringType()))  # type: ignore[call-overload]
+        with warnings.catch_warnings():  # PySpark's notice about pandas 3 (it works here)
+            warnings.simplefilter("ignore", FutureWarning)
+            udf = pandas_udf(tokens, ArrayType(StringType()))  # type: ignore[call-overload]
         self.spark.udf.register(fn_name, udf)  # type: ignore[attr-defined]
 
     def close(self) -> None:

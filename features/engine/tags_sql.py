@@ -44,14 +44,12 @@ def columns(engine: Engine, table: str) -> list[str]:
 def _quintile(col: str, descending: bool = False) -> str:
     """ceil(pandas rank(pct=True, method="average") * 5) clipped to 1..5, over non-null `col`.
 
-    The average rank of a tie is rank() plus half the other tied rows (a half-integer, exact
-    in DOUBLE, as pandas' sum of ranks / ties); divided by the count, times 5, as pandas does.
+    The average rank of a tie is the mean of its first rank (rank()) and its last (the rows
+    up to and including its peers: count() over the same order); a half-integer, exact in
+    DOUBLE like pandas' sum of ranks / ties. Divided by the count, times 5, as pandas does.
     """
-    order = f"{col} DESC NULLS LAST" if descending else f"{col} NULLS LAST"
-    avg_rank = (
-        f"(CAST(rank() OVER (ORDER BY {order}) AS DOUBLE)"
-        f" + CAST(count(*) OVER (PARTITION BY {col}) - 1 AS DOUBLE) / 2.0e0)"
-    )
+    order = f"ORDER BY {col} DESC NULLS LAST" if descending else f"ORDER BY {col} NULLS LAST"
+    avg_rank = f"(CAST(rank() OVER ({order}) + count({col}) OVER ({order}) AS DOUBLE) / 2.0e0)"
     pct = f"{avg_rank} / CAST(count({col}) OVER () AS DOUBLE)"
     return (
         f"CASE WHEN {col} IS NOT NULL THEN least(greatest(ceil({pct} * 5.0e0), 1.0e0), 5.0e0) END"
@@ -168,13 +166,21 @@ def _behaviour_sql(rules: dict[str, Any]) -> str:
 
 
 def _channel_sql(rules: dict[str, Any]) -> str:
-    """Part 5: the channel of the user's first event with a channel (ts, then _row)."""
+    """Part 5: the channel of the user's first event with a channel (ts, then _row).
+
+    Two passes (the earliest ts per user, then the smallest _row among the events at it) are
+    faster than one arg_min over a (ts, _row) struct.
+    """
     prefix = lit(rules["channel"]["tag_prefix"])
     return f"""
-        SELECT user_id, {prefix} || arg_min(channel, struct_pack(t := ts_us, r := _row)) AS tag,
+        SELECT e.user_id, {prefix} || arg_min(e.channel, e._row) AS tag,
                '' AS detail, 5 AS part, 0 AS ord
-        FROM ev_u WHERE channel IS NOT NULL AND user_id IS NOT NULL
-        GROUP BY user_id
+        FROM ev_u e
+        JOIN (SELECT user_id, min(ts_us) AS ts_us FROM ev_u
+              WHERE channel IS NOT NULL AND user_id IS NOT NULL GROUP BY user_id) f
+            ON f.user_id = e.user_id AND f.ts_us = e.ts_us
+        WHERE e.channel IS NOT NULL
+        GROUP BY e.user_id
     """
 
 
@@ -187,7 +193,7 @@ def _location_sql(rules: dict[str, Any]) -> str:
     cfg = rules["location"]
     pat = lit(cfg["compound_pattern"])
     return f"""
-        SELECT user_id, {lit(cfg["group_prefix"])} || group_id AS tag, '' AS detail,
+        SELECT DISTINCT user_id, {lit(cfg["group_prefix"])} || group_id AS tag, '' AS detail,
                6 AS part, 0 AS ord
         FROM members_u WHERE left_at_us IS NULL
         UNION ALL
@@ -236,7 +242,8 @@ def _category_sql(rules: dict[str, Any]) -> str:
 
 
 def _manual_sql(engine: Engine) -> str:
-    """Part 9: leader-written tags (trimmed) with the note as detail; first row wins by `_row`."""
+    """Part 9: leader-written tags (trimmed) with the note as detail; of one user's repeated tag
+    the first row's note wins (by `_row`; a `manual_u` without `_row` gives any one of them)."""
     cols = columns(engine, "manual_u")
     ord_ = "_row" if "_row" in cols else "0"
     return f"""
@@ -250,6 +257,39 @@ def _interest_part() -> str:
     return f"SELECT user_id, tag, detail, 8 AS part, 0 AS ord FROM {INTEREST}"
 
 
+def rule_parts_disjoint(rules: dict[str, Any]) -> bool:
+    """Whether no two rule-tag parts can give the same tag (then rule tags need no dedup).
+
+    Tier, frequency and AOV tags are fixed strings; channel, group, compound, interest and
+    category tags are a prefix plus a value. Two parts can meet only when they share a fixed
+    tag, a fixed tag starts with a prefix, or one prefix starts with another. Within a part
+    each row is already one (user, tag): one per profile row, per user, per user and
+    interest or category, and the group and compound rows are distinct.
+    """
+    fr, av = rules["frequency"], rules["aov"]
+    fixed = [
+        {str(t["tag"]) for t in rules["value_tier"]["tiers"]},
+        {str(fr["high"]["tag"])},
+        {str(fr["low"]["tag"])},
+        {str(av["high"]["tag"])},
+        {str(av["low"]["tag"])},
+    ]
+    prefixes = [
+        str(rules["channel"]["tag_prefix"]),
+        str(rules["location"]["group_prefix"]),
+        str(rules["location"]["compound_prefix"]),
+        str(rules["interests"]["tag_prefix"]),
+        str(rules["category_preference"]["tag_prefix"]),
+    ]
+    if sum(len(f) for f in fixed) != len(set().union(*fixed)):
+        return False
+    if any(t.startswith(p) for f in fixed for t in f for p in prefixes):
+        return False
+    return not any(
+        p.startswith(q) for i, p in enumerate(prefixes) for j, q in enumerate(prefixes) if i != j
+    )
+
+
 def tags_sql(rules: dict[str, Any], manual: str) -> str:
     """Every tag, one row per (user_id, tag, source): the first part's detail wins."""
     rule_parts = [
@@ -259,17 +299,24 @@ def tags_sql(rules: dict[str, Any], manual: str) -> str:
         _interest_part(),
         _category_sql(rules),
     ]
-    parts = " UNION ALL ".join(
-        [
-            *(f"SELECT *, {lit(RULE)} AS source FROM ({p}) r{i}" for i, p in enumerate(rule_parts)),
-            f"SELECT *, {lit(MANUAL)} AS source FROM ({manual}) m",
-        ]
-    )
+    rules_union = " UNION ALL ".join(f"SELECT * FROM ({p}) r{i}" for i, p in enumerate(rule_parts))
+    known = "WHERE user_id IS NOT NULL AND tag IS NOT NULL"
+    if rule_parts_disjoint(rules):  # the default rules: each rule tag comes from one part
+        rule_tags = (
+            f"SELECT user_id, tag, {lit(RULE)} AS source, detail FROM ({rules_union}) r {known}"
+        )
+    else:  # the earliest part's row wins (rule parts have ord 0: the part number decides)
+        rule_tags = f"""
+            SELECT user_id, tag, {lit(RULE)} AS source, arg_min(detail, part) AS detail
+            FROM ({rules_union}) r {known}
+            GROUP BY user_id, tag
+        """
     return f"""
-        SELECT user_id, tag, source, arg_min(detail, struct_pack(p := part, o := ord)) AS detail
-        FROM ({parts}) a
-        WHERE user_id IS NOT NULL AND tag IS NOT NULL
-        GROUP BY user_id, tag, source
+        {rule_tags}
+        UNION ALL
+        SELECT user_id, tag, {lit(MANUAL)} AS source, arg_min(detail, ord) AS detail
+        FROM ({manual}) m {known}
+        GROUP BY user_id, tag
     """
 
 
