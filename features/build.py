@@ -24,9 +24,11 @@ import pandas as pd
 
 from features import store_layout as store
 from features.cli_parser import LinliParser, existing_dir, one_line
-from features.engine import ENGINES, Engine, open_engine, outputs
 from features.engine import job as engine_job
+from features.engine import outputs
+from features.engine.base import Engine
 from features.engine.constraints_sql import fetch_constraints, resolve_constraints
+from features.engine.factory import ENGINES, open_engine
 from features.engine.inputs import RawTable, empty_clean_sql, load_raw
 from features.engine.profiles_sql import profile_sql
 from features.engine.spark import check_master

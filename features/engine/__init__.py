@@ -1,12 +1,6 @@
 """Relational engines that run the feature job's transforms: DuckDB (embedded default) and Spark.
 
-The transforms are SQL written once in DuckDB's dialect (:mod:`features.engine.identity_sql`,
-:mod:`features.engine.triples_sql`); :mod:`features.engine.base` transpiles each query with
-sqlglot for the engine that runs it.
+The transforms are SQL written once in DuckDB's dialect (the `*_sql` modules);
+:func:`features.engine.base.render` transpiles each query with sqlglot for the engine that
+runs it. :func:`features.engine.factory.open_engine` opens one by name.
 """
-
-from __future__ import annotations
-
-from features.engine.base import ENGINES, Engine, open_engine
-
-__all__ = ["ENGINES", "Engine", "open_engine"]

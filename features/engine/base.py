@@ -20,7 +20,6 @@ import sqlglot
 from sqlglot import exp
 
 SOURCE_DIALECT = "duckdb"
-ENGINES = ("duckdb", "spark")
 ROW = "_row"  # input order of a raw table's rows, unique
 ROW_BITS = 40  # file i's rows are numbered from i << ROW_BITS: _row orders files, then rows
 US_SUFFIX = "_us"  # a timestamp held as BIGINT microseconds since the epoch (UTC)
@@ -170,18 +169,3 @@ def to_store_times(table: pa.Table) -> pa.Table:
         for c, f, s in zip(table.columns, target, table.schema, strict=True)
     ]
     return pa.Table.from_arrays(cols, schema=target)
-
-
-def open_engine(
-    name: str, spark_master: str | None = None, memory_limit: str | None = None
-) -> Engine:
-    """An engine by name: `duckdb` (in-process) or `spark` (local mode or `spark_master`)."""
-    if name == "duckdb":
-        from features.engine.duck import DuckEngine
-
-        return DuckEngine(memory_limit=memory_limit)
-    if name == "spark":
-        from features.engine.spark import SparkEngine
-
-        return SparkEngine(master=spark_master)
-    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
