@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pandas as pd
 
@@ -40,22 +39,3 @@ def items_matching(items: pd.DataFrame, subject: str, synonyms: dict[str, list[s
                 items[col].fillna("").astype("string").str.lower().str.contains(pattern, regex=True)
             )
     return mask.fillna(False).astype(bool)
-
-
-def resolve_constraints(
-    tags: pd.DataFrame, items: pd.DataFrame, rules: dict[str, Any]
-) -> pd.DataFrame:
-    """Every (user_id, item_id, tag) pair that a hard constraint forbids."""
-    cfg = rules.get("constraints", {})
-    prefixes = cfg.get("prefixes", ["allergy:", "avoid:"])
-    synonyms = {k.lower(): v for k, v in cfg.get("synonyms", {}).items()}
-    ctags = constraint_tags(tags, prefixes)
-    parts = []
-    for subject, who in ctags.groupby(SUBJECT):
-        forbidden = items.loc[items_matching(items, str(subject), synonyms), [Col.ITEM_ID]]
-        if len(forbidden):
-            parts.append(who[[Col.USER_ID, Col.TAG]].merge(forbidden, how="cross"))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in CONSTRAINT_COLUMNS})
-    out = pd.concat(parts, ignore_index=True)[CONSTRAINT_COLUMNS]
-    return out.drop_duplicates().sort_values(CONSTRAINT_COLUMNS).reset_index(drop=True)

@@ -34,7 +34,7 @@ def profile_sql(snapshot_us: int | None = None) -> str:
         FROM (SELECT user_id, min(ts_us) AS first_us, max(ts_us) AS last_us
               FROM ev_u WHERE user_id IS NOT NULL GROUP BY user_id) u
         LEFT JOIN (SELECT user_id, max(ts_us) AS last_order_us, count(DISTINCT order_id) AS f,
-                          sum(coalesce(amount, 0.0)) AS m, count(*) AS n
+                          CAST(sum(CAST(coalesce(amount, 0.0) AS DECIMAL(38, 6))) AS DOUBLE) AS m, count(*) AS n
                    FROM ev_u WHERE event_type IN ({_buy_types()}) GROUP BY user_id) o
             ON o.user_id = u.user_id
         CROSS JOIN ({snap}) s

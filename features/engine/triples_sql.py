@@ -16,6 +16,12 @@ DAY_US = 86_400_000_000
 CHINA_OFFSET_US = 8 * 3600 * 1_000_000  # Asia/Shanghai: UTC+8, no daylight saving since 1991
 
 
+def exact_sum(x: str) -> str:
+    """sum(`x`) of DOUBLEs rounded to 1e-12, added exactly: the same whatever the order the
+    engine's parallel workers add them in (a plain float sum differs in the last bits)."""
+    return f"CAST(sum(CAST({x} AS DECIMAL(38, 12))) AS DOUBLE)"
+
+
 def _buy_types() -> str:
     return ", ".join(f"'{e.value}'" for e in sorted(PURCHASE_EVENTS))
 
@@ -52,7 +58,8 @@ def prepare_lines(engine: Engine, half_life_days: float, snapshot_us: int | None
 def weight_triples(engine: Engine) -> pd.DataFrame:
     """(u, i, v): summed decayed event strength of each user-item pair."""
     return engine.fetch(
-        "SELECT u, i, sum(strength) AS v FROM lines WHERE strength > 0 GROUP BY u, i ORDER BY u, i"
+        f"SELECT u, i, {exact_sum('strength')} AS v FROM lines WHERE strength > 0 "
+        "GROUP BY u, i ORDER BY u, i"
     )
 
 
@@ -92,9 +99,9 @@ def basket_triples(engine: Engine) -> pd.DataFrame:
         """,
     )
     return engine.fetch(
-        """
+        f"""
         SELECT b.u AS "user", k.basket, b.i AS item, max(k.bage) AS age,
-               sum(b.w) AS weight, count(*) AS "count"
+               {exact_sum("b.w")} AS weight, count(*) AS "count"
         FROM bl b JOIN bk k ON k.u = b.u
             AND k.order_id IS NOT DISTINCT FROM b.order_id AND k.day IS NOT DISTINCT FROM b.day
         GROUP BY b.u, k.basket, b.i

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from features.engine.duck import DuckEngine
+from features.engine.tags_sql import build_tiers, fetch_tiers
 from features.settings import DEFAULT_TAG_RULES
-from features.tags import TagQueryError, keyword_hits, load_rules, query_users, value_tiers
+from features.tags import TagQueryError, keyword_hits, load_rules, query_users
 
 
 @pytest.fixture
@@ -63,7 +65,11 @@ def test_value_tiers_order_by_rfm() -> None:
             "monetary": [10.0 * (i + 1) for i in range(n)],
         }
     )
-    tiers = value_tiers(profile, rules)
-    assert tiers["tag"].iloc[-1] == "tier:diamond"
-    assert tiers["tag"].iloc[0] == "tier:regular"
+    with DuckEngine() as engine:  # the feature job's tier SQL
+        engine.put("profile", profile)
+        build_tiers(engine, rules)
+        tiers = fetch_tiers(engine)
+    tier = tiers.set_index("user_id")["tag"]
+    assert tier[f"u{n - 1}"] == "tier:diamond"  # the most recent, frequent and big spender
+    assert tier["u0"] == "tier:regular"
     assert set(tiers["detail"]) == {"钻石", "黄金", "普通"}

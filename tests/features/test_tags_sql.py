@@ -1,8 +1,8 @@
 """Tags in the engine: the SQL of features/engine/{tags,interest,constraints}_sql.py gives
 exactly what the pandas functions give.
 
-Value tiers = features.tags.value_tiers, tags = features.tags.build_tags, constraints =
-features.constraints.resolve_constraints (frame-equal, dtypes and order included), on a
+The oracle is the pandas implementation the job ran before (tests/tags_oracle.py): value
+tiers, tags and constraints equal it (frame-equal, dtypes and order included), on a
 synthetic world built by the pandas feature job and on a small world of edge cases: ties in
 category shares and in RFM, a share of exactly x.5 %, users without orders, events without a
 user, simultaneous first channels, repeated keywords, no text, no members, synonyms holding
@@ -22,18 +22,20 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tags_oracle import build_tags, resolve_constraints, rfm, value_tiers
 
-from features.build import _with_user, build_store
-from features.constraints import resolve_constraints
+from features import store_layout as store
+from features.build import run
 from features.engine import constraints_sql, tags_sql
 from features.engine.base import Engine
 from features.engine.duck import DuckEngine
 from features.engine.job import to_us
+from features.identity import Identity
 from features.load import load_data_dir
 from features.schema import Col
 from features.settings import DEFAULT_TAG_RULES, Settings
 from features.synth import SynthConfig, generate, write_world
-from features.tags import build_tags, keyword_hits, load_rules, rfm, value_tiers
+from features.tags import keyword_hits, load_rules
 
 CHINA = "Asia/Shanghai"
 
@@ -209,19 +211,36 @@ def engine() -> Iterator[DuckEngine]:
 
 @pytest.fixture(scope="module")
 def synth_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """A 150-person synthetic month, through the pandas feature job."""
+    """A 150-person synthetic month through the feature job, read back from its store."""
     root = tmp_path_factory.mktemp("tags_sql")
     write_world(generate(SynthConfig(people=150, months=1, items=120, seed=11)), root / "world")
-    data = load_data_dir(root / "world" / "data")
-    fs = build_store(data, Settings(work_dir=root / "work"), progress=False)
-    manual = data.clean("manual_tags")
+    fs = root / "fs"
+    run(
+        root / "world" / "data",
+        fs,
+        Settings(work_dir=root / "work"),
+        progress=False,
+        use_store=False,
+    )
+    ident = Identity(pd.read_parquet(fs / store.IDENTITY), pd.DataFrame())
+    manual = load_data_dir(root / "world" / "data", ["manual_tags"]).clean("manual_tags")
+    assert manual is not None
+    manual = manual.assign(
+        **{Col.USER_ID: ident.lookup(manual[Col.ID_TYPE], manual[Col.ID_VALUE]).to_numpy()}
+    )
+
+    def read(name: str) -> pd.DataFrame:  # text as pandas' "string", as the job held it
+        df = pd.read_parquet(fs / name)
+        text = [c for c in df.columns if pd.api.types.is_string_dtype(df[c])]
+        return df.astype({c: "string" for c in text})
+
     return World(
-        fs.events,
-        fs.users,
-        fs.items,
-        fs.tables.get("group_members"),
-        fs.tables.get("groups"),
-        None if manual is None else _with_user(manual, fs.identity),
+        read(store.EVENTS),
+        read(store.USERS),
+        read(store.ITEMS),
+        read(store.GROUP_MEMBERS),
+        read(store.GROUPS),
+        manual,
     )
 
 
