@@ -3,7 +3,8 @@
 Pure bookkeeping over a loaded :class:`serving.artifacts.Bundle` (no I/O): identifiers joined
 by ingested links form people (union-find over identifier keys and known users); a person's
 ingested ``allergy:X`` / ``avoid:X`` tags become forbidden items through the same matching as
-the feature job (:func:`features.constraints.items_matching`, synonyms from the tag rules).
+the feature job (its constraint SQL, :class:`features.engine.constraints_sql.ConstraintMatcher`,
+with the synonyms of the tag rules).
 
 What it changes on the bundle, so that every endpoint honours it without knowing about it:
 
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.constraints import constraint_tags, items_matching
+from features.engine.constraints_sql import ConstraintMatcher
 from features.schema import Col
 from serving.artifacts import Bundle
 from serving.ranking import id_key
@@ -47,6 +48,7 @@ class Overlay:
         self._members: dict[Node, set[Node]] = {}
         self._subjects: dict[Node, set[str]] = {}
         self._subject_items: dict[str, np.ndarray] = {}
+        self._matcher: ConstraintMatcher | None = None  # opened at the first constraint tag
         self.key_forbidden: dict[str, np.ndarray] = {}
         self.links = 0
         self.constraint_tags = 0
@@ -81,6 +83,14 @@ class Overlay:
         self._subjects.setdefault(ra, set()).update(self._subjects.pop(rb, set()))
         return ra
 
+    @property
+    def matcher(self) -> ConstraintMatcher:
+        """The feature job's constraint SQL over this bundle's catalogue."""
+        if self._matcher is None:
+            rules = {"constraints": {"prefixes": self.prefixes, "synonyms": self.synonyms}}
+            self._matcher = ConstraintMatcher(self.bundle.items, rules)
+        return self._matcher
+
     # -- applying rows -------------------------------------------------------------------------
     def add(self, links: Iterable[dict[str, Any]] = (), tags: Iterable[dict[str, Any]] = ()) -> int:
         """Apply identity_links and manual_tags rows; returns how many people changed."""
@@ -102,7 +112,7 @@ class Overlay:
                     Col.TAG: pd.Series([r[Col.TAG] for r in rows], dtype="string").str.lower(),
                 }
             )
-            found = constraint_tags(frame, self.prefixes)
+            found = self.matcher.subjects(frame)
             for key, subject in zip(found[Col.USER_ID], found["subject"], strict=True):
                 root = self._find(self._node(str(key)))
                 self._subjects.setdefault(root, set()).add(str(subject))
@@ -116,8 +126,7 @@ class Overlay:
     def _items_of(self, subject: str) -> np.ndarray:
         cached = self._subject_items.get(subject)
         if cached is None:
-            mask = items_matching(self.bundle.items, subject, self.synonyms)
-            cached = np.flatnonzero(mask.to_numpy()).astype(np.int32)
+            cached = self.matcher.items_of(subject)
             self._subject_items[subject] = cached
         return cached
 

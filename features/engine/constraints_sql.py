@@ -1,6 +1,6 @@
 """Hard constraints in the engine: `allergy:X` / `avoid:X` tags -> the (user, item) pairs never to recommend.
 
-The definition is that of :func:`features.constraints.resolve_constraints`. Input tables:
+Input tables:
 `tags_t` (:mod:`features.engine.tags_sql`) and `items_c`; output: `constraints_t`
 (user_id, item_id, tag). The subject X is the tag after its first `:`, stripped and lower
 case; an item holds X when its `;`-separated attributes list `contains:X`, or its lower-case
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from features.constraints import CONSTRAINT_COLUMNS
 from features.engine.base import Engine
 from features.engine.sql_text import lit, strip
 from features.schema import CONTAINS_PREFIX, LIST_SEP, Col
 
 CONSTRAINTS = "constraints_t"
+CONSTRAINT_COLUMNS = [Col.USER_ID, Col.ITEM_ID, Col.TAG]
 DEFAULT_PREFIXES = ["allergy:", "avoid:"]
 
 
@@ -36,29 +37,27 @@ def synonym_table(rules: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def resolve_constraints(engine: Engine, rules: dict[str, Any]) -> None:
-    """Table `constraints_t` from `tags_t` and `items_c`."""
-    cfg = rules.get("constraints", {})
-    prefixes = cfg.get("prefixes", DEFAULT_PREFIXES)
+def subjects_sql(prefixes: list[str], tags: str = "tags_t") -> str:
+    """(user_id, tag, subject) of every hard-constraint tag of the table `tags`."""
     starts = " OR ".join(f"starts_with(tag, {lit(p)})" for p in prefixes) or "FALSE"
-    engine.put("cn_syn", synonym_table(rules))
-    engine.create(
-        "cn_tags",
-        f"""
+    return f"""
         SELECT DISTINCT user_id, tag, subject
         FROM (SELECT user_id, tag,
                      CASE WHEN strpos(tag, ':') > 0
                           THEN lower({strip("substr(tag, strpos(tag, ':') + 1)")}) END AS subject
-              FROM tags_t WHERE {starts}) t
+              FROM {tags} WHERE {starts}) t
         WHERE subject IS NOT NULL AND subject <> ''
-        """,
-        keep=True,
-    )
+    """
+
+
+def subject_items_sql(subjects: str) -> str:
+    """(subject, item_id) of every item of `items_c` that holds a subject of table `subjects`.
+
+    `cn_syn` holds the rules' synonyms (:func:`synonym_table`).
+    """
     sep = lit(LIST_SEP)
-    engine.create(
-        "cn_items",
-        f"""
-        WITH s AS (SELECT DISTINCT subject FROM cn_tags),
+    return f"""
+        WITH s AS (SELECT DISTINCT subject FROM {subjects}),
         w AS (
             SELECT subject, subject AS word FROM s
             UNION SELECT s.subject, y.word FROM s JOIN cn_syn y ON y.subject = s.subject
@@ -70,9 +69,19 @@ def resolve_constraints(engine: Engine, rules: dict[str, Any]) -> None:
         SELECT s.subject, i.item_id FROM s JOIN items_c i
             ON strpos({sep} || lower(coalesce(i.attributes, '')) || {sep},
                       {sep} || {lit(CONTAINS_PREFIX)} || s.subject || {sep}) > 0
-        """,
-        keep=True,
-    )
+    """
+
+
+def prefixes_of(rules: dict[str, Any]) -> list[str]:
+    """The tag prefixes that make a hard constraint (`allergy:`, `avoid:` by default)."""
+    return list(rules.get("constraints", {}).get("prefixes", DEFAULT_PREFIXES))
+
+
+def resolve_constraints(engine: Engine, rules: dict[str, Any]) -> None:
+    """Table `constraints_t` from `tags_t` and `items_c`."""
+    engine.put("cn_syn", synonym_table(rules))
+    engine.create("cn_tags", subjects_sql(prefixes_of(rules)), keep=True)
+    engine.create("cn_items", subject_items_sql("cn_tags"), keep=True)
     engine.create(
         CONSTRAINTS,
         """
@@ -84,7 +93,7 @@ def resolve_constraints(engine: Engine, rules: dict[str, Any]) -> None:
 
 
 def fetch_constraints(engine: Engine) -> pd.DataFrame:
-    """`constraints_t` as :func:`features.constraints.resolve_constraints` returns it, sorted."""
+    """`constraints_t` sorted by user, item and tag (user_id, item_id, tag)."""
     t = engine.fetch(
         f"SELECT user_id, item_id, tag FROM {CONSTRAINTS} ORDER BY user_id, item_id, tag"
     )
@@ -97,3 +106,60 @@ def fetch_constraints(engine: Engine) -> pd.DataFrame:
             Col.TAG: t["tag"].astype("str"),
         }
     )
+
+
+class ConstraintMatcher:
+    """The constraint SQL over one item catalogue, for tags that arrive one at a time.
+
+    Serving applies a leader's ingested `allergy:X` note at once with the same definition as
+    the feature job: :meth:`subjects` reads the constraint tags of a few rows, :meth:`items_of`
+    finds the catalogue positions of the items holding a subject (in-process DuckDB).
+    """
+
+    def __init__(self, items: pd.DataFrame, rules: dict[str, Any]) -> None:
+        from features.engine.duck import DuckEngine
+
+        self.prefixes = prefixes_of(rules)
+        self.engine = DuckEngine(threads=1)
+        cols = {c: items[c] if c in items.columns else None for c in _ITEM_TEXT}
+        self.engine.put(
+            "items_c",
+            pd.DataFrame(
+                {
+                    "item_id": pd.Series(range(len(items)), dtype="int64"),  # the position
+                    **{
+                        c: pd.Series(v, dtype="string")
+                        if v is not None
+                        else pd.Series(pd.NA, index=range(len(items)), dtype="string")
+                        for c, v in cols.items()
+                    },
+                }
+            ),
+        )
+        self.engine.put("cn_syn", synonym_table(rules))
+
+    def subjects(self, tags: pd.DataFrame) -> pd.DataFrame:
+        """(user_id, tag, subject) of the hard-constraint tags among `tags` (user_id, tag)."""
+        self.engine.put(
+            "cm_tags",
+            pd.DataFrame(
+                {
+                    "user_id": pd.Series(tags[Col.USER_ID].to_numpy(), dtype="string"),
+                    "tag": pd.Series(tags[Col.TAG].to_numpy(), dtype="string"),
+                }
+            ),
+        )
+        return self.engine.fetch(subjects_sql(self.prefixes, "cm_tags") + " ORDER BY 1, 2")
+
+    def items_of(self, subject: str) -> np.ndarray:
+        """Catalogue positions of the items that hold `subject`, ascending."""
+        self.engine.put(
+            "cm_subject", pd.DataFrame({"subject": pd.Series([subject], dtype="string")})
+        )
+        found = self.engine.fetch(
+            f"SELECT item_id FROM ({subject_items_sql('cm_subject')}) m ORDER BY item_id"
+        )
+        return found["item_id"].to_numpy(np.int32)
+
+
+_ITEM_TEXT = ("name", "category", "attributes")
