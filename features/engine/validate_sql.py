@@ -37,6 +37,12 @@ _WS = (
 )
 
 
+_WS_CODES = ", ".join(
+    str(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                     0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+)  # fmt: skip
+
+
 class MissingColumns(LinliInputError):
     """A required column is absent from the raw table."""
 
@@ -63,12 +69,13 @@ def as_text(col: str, kind: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Trimmed text, blank -> NULL."""
-    trimmed = (
-        f"CASE WHEN regexp_matches({text}, '^{_WS}|{_WS}$') "
-        f"THEN regexp_replace({text}, '^{_WS}+|{_WS}+$', '', 'g') ELSE {text} END"
+    """Trimmed text, blank -> NULL; the regex runs only on text whose first or last character
+    is whitespace (two code-point tests are much cheaper than a regex on every value)."""
+    edge = f"unicode({text}) IN ({_WS_CODES}) OR unicode(substr({text}, -1)) IN ({_WS_CODES})"
+    return (
+        f"CASE WHEN {text} = '' THEN NULL WHEN {edge} "
+        f"THEN nullif(regexp_replace({text}, '^{_WS}+|{_WS}+$', '', 'g'), '') ELSE {text} END"
     )
-    return f"nullif({trimmed}, '')"
 
 
 def _shown(v: str) -> str:
@@ -174,21 +181,9 @@ def repeated_reason(spec: TableSpec) -> str:
     return f"repeated {'/'.join(spec.key)}: same record as an earlier row, kept once"
 
 
-def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, rejects: str) -> None:
-    """Create tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
-
-    `raw` holds `_row` and the file's columns; `clean` gets `_row`, every spec column (a
-    timestamp as `<name>_us`), then the extra columns as text; `rejects` gets `_row`, the
-    raw columns as text (untrimmed) and `reason`.
-    """
-    types = {c: k for c, k in engine.column_types(raw).items() if c != ROW}
-    missing = [c for c in spec.required_columns if c not in types]
-    if missing:
-        raise MissingColumns(
-            f"table {spec.name!r}: required column(s) missing: {', '.join(missing)}",
-            column=missing[0],
-            hint="add the column (see SCHEMA.md)",
-        )
+def checked_sql(spec: TableSpec, raw: str, types: dict[str, str]) -> tuple[str, list[str]]:
+    """The one-pass SELECT over `raw`: `_row`, the clean columns, the keys `_k<j>` and the
+    reason `_reason` (before the key dedupe); and the clean columns' names."""
     plan = _Plan(spec, types)
     extras = [c for c in types if c not in spec.column_names]
     first = [ROW, *plan.first, *(f"{clean_text(as_text(quote(c), types[c]))} AS _x{j}"
@@ -200,41 +195,61 @@ def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, reject
     q = _stage(plan.final, q, "_d")
     outs = [plan.out_column(i, cs) for i, cs in enumerate(spec.columns)]
     outs += [f"_x{j} AS {quote(c)}" for j, c in enumerate(extras)]
-    keys = [plan.v(k) for k in spec.key]
+    keys = [f"{plan.v(k)} AS _k{j}" for j, k in enumerate(spec.key)]
     reason = f"coalesce({', '.join(plan.checks)})" if plan.checks else "CAST(NULL AS VARCHAR)"
-    v = f"{clean}_v"
+    sql = f"SELECT {', '.join([ROW, *outs, *keys])}, {reason} AS _reason FROM ({q}) _e"
+    return sql, [o.split(" AS ")[-1] for o in outs]
+
+
+def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, rejects: str) -> None:
+    """Create tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
+
+    `raw` holds `_row` and the file's columns; `clean` gets `_row`, every spec column (a
+    timestamp as `<name>_us`), then the extra columns as text; `rejects` gets `_row`, the
+    raw columns as text (untrimmed) and `reason`.
+
+    Three passes over `raw`: the rows with a reason, repeated keys included (a window over
+    `_row`, the key and the reason); the clean rows (every other row); the rejects.
+    """
+    types = {c: k for c, k in engine.column_types(raw).items() if c != ROW}
+    missing = [c for c in spec.required_columns if c not in types]
+    if missing:
+        raise MissingColumns(
+            f"table {spec.name!r}: required column(s) missing: {', '.join(missing)}",
+            column=missing[0],
+            hint="add the column (see SCHEMA.md)",
+        )
+    checked, names = checked_sql(spec, raw, types)
+    bad = f"{clean}_bad"
+    reason = "_reason"
+    if spec.key:  # the first of the valid rows per key is kept; the window stops the
+        # optimiser from copying the checks into the filter above it
+        keys = ", ".join(f"_k{j}" for j in range(len(spec.key)))
+        checked = (
+            f"SELECT {ROW}, _reason, row_number() OVER (PARTITION BY {keys}, _reason IS NULL "
+            f"ORDER BY {ROW}) AS _rn FROM ({checked}) _k"
+        )
+        reason = f"coalesce(_reason, CASE WHEN _rn > 1 THEN {lit(repeated_reason(spec))} END)"
+    else:
+        checked = f"SELECT {ROW}, _reason FROM ({checked}) _k"
     engine.create(
-        v,
-        f"SELECT {ROW}, {', '.join(outs)}, {', '.join(f'{k} AS _k{j}' for j, k in enumerate(keys))}"
-        f"{',' if keys else ''} {reason} AS _reason FROM ({q}) _e",
+        bad,
+        f"SELECT {ROW}, reason FROM (SELECT {ROW}, {reason} AS reason FROM ({checked}) _r) _b "
+        "WHERE reason IS NOT NULL",
         keep=True,
     )
-    dup = f"{clean}_dup"
-    if keys:
-        part = ", ".join(f"_k{j}" for j in range(len(keys)))
-        engine.create(
-            dup,
-            f"SELECT {ROW} FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {part} "
-            f"ORDER BY {ROW}) AS _rn FROM {v} WHERE _reason IS NULL) _w WHERE _rn > 1",
-            keep=True,
-        )
-    else:
-        engine.create(dup, f"SELECT {ROW} FROM {v} WHERE 1 = 0", keep=True)
-    names = [c.split(" AS ")[-1] for c in outs]
     engine.create(
         clean,
-        f"SELECT c.{ROW}, {', '.join(f'c.{n}' for n in names)} FROM {v} c "
-        f"LEFT JOIN {dup} d ON d.{ROW} = c.{ROW} WHERE c._reason IS NULL AND d.{ROW} IS NULL",
+        f"SELECT c.{ROW}, {', '.join(f'c.{n}' for n in names)} FROM ({checked_sql(spec, raw, types)[0]}) c "
+        f"LEFT JOIN {bad} b ON b.{ROW} = c.{ROW} WHERE b.{ROW} IS NULL",
         keep=True,
     )
     raw_cols = [c for c in types if c != Col.REASON]
     texts = [f"{as_text('r.' + quote(c), types[c])} AS {quote(c)}" for c in raw_cols]
     engine.create(
         rejects,
-        f"SELECT r.{ROW}, {', '.join(texts)}, x.reason FROM {raw} r JOIN "
-        f"(SELECT {ROW}, _reason AS reason FROM {v} WHERE _reason IS NOT NULL "
-        f"UNION ALL SELECT {ROW}, {lit(repeated_reason(spec)) if keys else 'NULL'} AS reason "
-        f"FROM {dup}) x ON x.{ROW} = r.{ROW}",
+        f"SELECT r.{ROW}, {', '.join(texts)}, b.reason FROM {raw} r "
+        f"JOIN {bad} b ON b.{ROW} = r.{ROW}",
         keep=True,
     )
 
