@@ -83,8 +83,9 @@ def _shown(v: str) -> str:
 
 
 def _typed_number(col: str) -> str:
+    """A typed number, NULL where NaN (missing) or infinite (unparseable, as its text shows)."""
     v = f"CAST({col} AS DOUBLE)"
-    return f"CASE WHEN isnan({v}) THEN NULL ELSE {v} END"
+    return f"CASE WHEN abs({v}) <= {MAX_DOUBLE} THEN {v} END"
 
 
 def _text_number(v: str) -> str:
