@@ -61,8 +61,12 @@ def as_text(col: str, kind: str) -> str:
     """A raw column of engine type `kind` as text, untrimmed (NaN and NULL are NULL)."""
     if kind == "string":
         return col
-    if kind == "number":
-        return f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE CAST({col} AS VARCHAR) END"
+    if kind == "number":  # infinities spelled as pandas (and DuckDB) do, not as Spark
+        d = f"CAST({col} AS DOUBLE)"
+        return (
+            f"CASE WHEN isnan({d}) THEN NULL WHEN {d} > {MAX_DOUBLE} THEN 'inf' "
+            f"WHEN {d} < -{MAX_DOUBLE} THEN '-inf' ELSE CAST({col} AS VARCHAR) END"
+        )
     if kind == "timestamptz":  # the UTC wall time (both engines run in UTC), marked as UTC
         return f"CAST(CAST({col} AS TIMESTAMP) AS VARCHAR) || '+00:00'"
     return f"CAST({col} AS VARCHAR)"
