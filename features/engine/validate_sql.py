@@ -82,6 +82,15 @@ def clean_text(text: str) -> str:
     )
 
 
+def blank(text: str) -> str:
+    """True where `text` is NULL, empty or only whitespace (no regex unless it starts with
+    whitespace)."""
+    return (
+        f"({text} IS NULL OR {text} = '' OR (unicode({text}) IN ({_WS_CODES}) "
+        f"AND regexp_matches({text}, '^{_WS}+$')))"
+    )
+
+
 def _shown(v: str) -> str:
     return f"substr({v}, 1, {SHOWN_CHARS})"
 
@@ -97,8 +106,20 @@ def _text_number(v: str) -> str:
     return f"CASE WHEN abs({n}) <= {MAX_DOUBLE} THEN {n} END"
 
 
+def _typed(cs: ColumnSpec, kind: str) -> bool:
+    """Whether a number or timestamp column comes typed, needing no text parsing."""
+    if cs.kind == "timestamp":
+        return kind in ("timestamp", "timestamptz", "number")
+    return cs.kind == "number" and kind == "number"
+
+
 class _Plan:
-    """The select items of each stage of the one-pass query, column by column."""
+    """The select items of each stage of the one-pass query, column by column.
+
+    Per spec column i: `_v<i>` its trimmed text, `_u<i>` its parsed value (numbers and
+    timestamps). A typed column keeps its value `_r<i>`; its text is only built for the
+    reason of a rejected row (inside the CASE branch, so not for every row).
+    """
 
     def __init__(self, spec: TableSpec, types: dict[str, str]) -> None:
         self.spec, self.types = spec, types
@@ -106,23 +127,44 @@ class _Plan:
         self.ts1: list[str] = []  # text timestamps: regex parts
         self.ts1b: list[str] = []  # ... year, month, day
         self.ts2: list[str] = []  # ... local microseconds, offset
-        self.final: list[str] = []  # parsed values: _n<i>, _u<i>
-        self.checks: list[str] = [f"CASE WHEN {self.v(c)} IS NULL THEN {lit(f'missing required field: {c}')} END"
+        self.final: list[str] = []  # parsed values _u<i> from text
+        self.checks: list[str] = [f"CASE WHEN {self.missing(c)} THEN {lit(f'missing required field: {c}')} END"
                                   for c in spec.required_columns]  # fmt: skip
         for i, cs in enumerate(spec.columns):
             if cs.name in types:
                 self._column(i, cs, quote(cs.name), types[cs.name])
         self._required_when()
 
+    def _index(self, name: str) -> tuple[int, ColumnSpec, str]:
+        i = self.spec.column_names.index(name)
+        return i, self.spec.columns[i], self.types[name]
+
     def v(self, name: str) -> str:
         """The trimmed text of spec column `name` (NULL when the raw table lacks it)."""
         if name not in self.types:
             return "CAST(NULL AS VARCHAR)"
-        return f"_v{self.spec.column_names.index(name)}"
+        i, cs, kind = self._index(name)
+        return clean_text(as_text(f"_r{i}", kind)) if _typed(cs, kind) else f"_v{i}"
+
+    def missing(self, name: str) -> str:
+        """True where spec column `name` is missing (absent, NULL, blank, NaN)."""
+        if name not in self.types:
+            return "TRUE"
+        i, cs, kind = self._index(name)
+        if not _typed(cs, kind):  # blank, tested without trimming every value
+            return blank(as_text(f"_r{i}", kind))
+        if kind == "number":
+            return f"(_r{i} IS NULL OR isnan(CAST(_r{i} AS DOUBLE)))"
+        return f"_r{i} IS NULL"
 
     def _column(self, i: int, cs: ColumnSpec, col: str, kind: str) -> None:
-        v = f"_v{i}"
-        self.first.append(f"{clean_text(as_text(col, kind))} AS {v}")
+        self.first.append(f"{col} AS _r{i}")
+        if _typed(cs, kind):
+            parsed = typed_us(col, kind) if cs.kind == "timestamp" else _typed_number(col)
+            self.first.append(f"{parsed} AS _u{i}")
+        else:
+            self.first.append(f"{clean_text(as_text(col, kind))} AS _v{i}")
+        v, present = self.v(cs.name), f"NOT {self.missing(cs.name)}"
         if cs.kind == "enum" and cs.enum is not None:
             allowed = ", ".join(lit(e) for e in cs.enum)
             self.checks.append(
@@ -130,26 +172,22 @@ class _Plan:
                 f"THEN {lit(f'unknown {cs.name}: ')} || {_shown(v)} END"
             )
         elif cs.kind == "timestamp":
-            if kind in ("timestamp", "timestamptz", "number"):
-                self.first.append(f"{typed_us(col, kind)} AS _u{i}")
-            else:
+            if not _typed(cs, kind):
                 p = f"_p{i}"
                 self.ts1 += text_stage1(v, p)
                 self.ts1b += text_stage1b(p)
                 self.ts2 += text_stage2(v, p)
                 self.final.append(f"{text_us(p)} AS _u{i}")
             self.checks.append(
-                f"CASE WHEN {v} IS NOT NULL AND _u{i} IS NULL THEN "
+                f"CASE WHEN {present} AND _u{i} IS NULL THEN "
                 f"{lit(f'unparseable timestamp in {cs.name}: ')} || {_shown(v)} "
                 f"|| {lit(f' ({TS_EXPECTED})')} END"
             )
         elif cs.kind == "number":
-            if kind == "number":
-                self.first.append(f"{_typed_number(col)} AS _u{i}")
-            else:
+            if not _typed(cs, kind):
                 self.final.append(f"{_text_number(v)} AS _u{i}")
             self.checks.append(
-                f"CASE WHEN {v} IS NOT NULL AND _u{i} IS NULL THEN "
+                f"CASE WHEN {present} AND _u{i} IS NULL THEN "
                 f"{lit(f'unparseable number in {cs.name}: ')} || {_shown(v)} END"
             )
             if cs.nonnegative:
@@ -164,7 +202,7 @@ class _Plan:
         for col, types in self.spec.required_when.items():
             needs = ", ".join(lit(t) for t in sorted(types))
             self.checks.append(
-                f"CASE WHEN {etype} IN ({needs}) AND {self.v(col)} IS NULL "
+                f"CASE WHEN {etype} IN ({needs}) AND {self.missing(col)} "
                 f"THEN {lit(f'missing required field: {col} for ')} || {_shown(etype)} END"
             )
 
@@ -175,7 +213,7 @@ class _Plan:
             return f"{f'_u{i}' if present else 'CAST(NULL AS BIGINT)'} AS {quote(cs.name + '_us')}"
         if cs.kind == "number":
             return f"{f'_u{i}' if present else 'CAST(NULL AS DOUBLE)'} AS {quote(cs.name)}"
-        return f"{f'_v{i}' if present else 'CAST(NULL AS VARCHAR)'} AS {quote(cs.name)}"
+        return f"{self.v(cs.name)} AS {quote(cs.name)}"
 
 
 def _stage(items: list[str], inner: str, alias: str) -> str:
