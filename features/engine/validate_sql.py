@@ -7,9 +7,13 @@ unparseable timestamp, unparseable number, negative number; then a field require
 row's event_type; then a key repeated among otherwise valid rows (the first, smallest `_row`,
 is kept). Strings are trimmed (Python's whitespace, as ``str.strip``) and blank is missing.
 
-One pass over the raw table computes every value and reason (`<clean>_v`); the key dedupe is a
-window over the valid rows' keys only; clean rows and rejects are read off that table.
-Timestamps: :mod:`features.engine.timestamps_sql`.
+:func:`checked_sql` is the one SELECT over the raw table computing every value and reason.
+It runs twice, never materialised whole: once for the rows with a reason (`<clean>_bad`, with
+the repeated keys found by a window over `_row`, the key and the reason), once for the clean
+rows (every row not in `<clean>_bad`). Rejects join the raw table with `<clean>_bad`.
+Whitespace is trimmed by a regex only where a value's first or last character is whitespace,
+and a typed column's text is built only for the reason of a rejected row; typed numbers and
+timestamps are not parsed. Timestamps: :mod:`features.engine.timestamps_sql`.
 """
 
 from __future__ import annotations
@@ -265,25 +269,25 @@ def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, reject
     checked, names = checked_sql(spec, raw, types)
     bad = f"{clean}_bad"
     reason = "_reason"
-    if spec.key:  # the first of the valid rows per key is kept; the window stops the
+    reasons = f"SELECT {ROW}, _reason FROM ({checked}) _k"
+    if spec.key:  # the first of the valid rows per key is kept; the window also stops the
         # optimiser from copying the checks into the filter above it
         keys = ", ".join(f"_k{j}" for j in range(len(spec.key)))
-        checked = (
+        reasons = (
             f"SELECT {ROW}, _reason, row_number() OVER (PARTITION BY {keys}, _reason IS NULL "
             f"ORDER BY {ROW}) AS _rn FROM ({checked}) _k"
         )
         reason = f"coalesce(_reason, CASE WHEN _rn > 1 THEN {lit(repeated_reason(spec))} END)"
-    else:
-        checked = f"SELECT {ROW}, _reason FROM ({checked}) _k"
     engine.create(
         bad,
-        f"SELECT {ROW}, reason FROM (SELECT {ROW}, {reason} AS reason FROM ({checked}) _r) _b "
+        f"SELECT {ROW}, reason FROM (SELECT {ROW}, {reason} AS reason FROM ({reasons}) _r) _b "
         "WHERE reason IS NOT NULL",
         keep=True,
     )
+    cols = ", ".join(f"c.{n}" for n in names)
     engine.create(
         clean,
-        f"SELECT c.{ROW}, {', '.join(f'c.{n}' for n in names)} FROM ({checked_sql(spec, raw, types)[0]}) c "
+        f"SELECT c.{ROW}, {cols} FROM ({checked}) c "
         f"LEFT JOIN {bad} b ON b.{ROW} = c.{ROW} WHERE b.{ROW} IS NULL",
         keep=True,
     )
