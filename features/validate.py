@@ -10,9 +10,11 @@ enum, bad timestamp, bad number, negative number, conditionally required field, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.engine.duck import DuckEngine
 from features.engine.timestamps_sql import TS_EXPECTED
@@ -105,16 +107,19 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
         )
     raw = raw.reset_index(drop=True)
     send, extras = _engine_frame(raw, spec)
-    with DuckEngine() as engine:
+    engine = DuckEngine()
+    try:
         engine.put("raw", send)
         validate_table(engine, spec, "raw", "clean", "rejects")
-        got = engine.fetch("SELECT * FROM clean ORDER BY _row")
-        bad = engine.fetch("SELECT _row, reason FROM rejects ORDER BY _row")
+        got = _fetch(engine, "SELECT * FROM clean")
+        bad = _fetch(engine, "SELECT _row, reason FROM rejects")
+    finally:
+        engine.close()
     rows = got[ROW].to_numpy(np.int64)
     clean = pd.DataFrame(index=pd.RangeIndex(len(rows)))
     for c in raw.columns:
         if c in spec.column_names:
-            clean[c] = _typed(got, spec.column(c))
+            clean[c] = _typed(got, spec.column(c), raw[c].dtype)
         elif c in extras:
             clean[c] = got[extras[c]].astype("string").to_numpy()
         else:  # not text: kept as read
@@ -127,6 +132,21 @@ def validate(raw: pd.DataFrame, spec: TableSpec, source: str = "") -> Validated:
     rejects = raw.iloc[bad[ROW].to_numpy(np.int64)].copy()
     rejects[Col.REASON] = pd.Series(bad["reason"].to_numpy(), index=rejects.index).astype(str)
     return Validated(clean=clean, rejects=rejects.reset_index(drop=True))
+
+
+_ARROW_TO_PANDAS = {
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+    pa.string_view(): pd.StringDtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
+
+
+def _fetch(engine: DuckEngine, sql: str) -> pd.DataFrame:
+    """A query's rows in `_row` order, through Arrow: text straight into pandas "string"."""
+    table = engine.con.sql(sql).to_arrow_table()
+    order = np.argsort(table.column(ROW).to_numpy(), kind="stable")
+    return table.take(order).to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
 
 
 def _engine_frame(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -147,12 +167,20 @@ def _engine_frame(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, dic
     return pd.DataFrame(out), extras
 
 
-def _typed(got: pd.DataFrame, cs: ColumnSpec) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """Spec column `cs` of the engine's clean rows in today's pandas type."""
+def _typed(
+    got: pd.DataFrame, cs: ColumnSpec, raw_dtype: object = None
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """Spec column `cs` of the engine's clean rows in today's pandas type (a datetime column
+    read typed keeps its unit, text becomes nanoseconds)."""
     if cs.kind == "timestamp":
         us = pd.Series(got[f"{cs.name}_us"], dtype="Int64")
         ts = pd.to_datetime(us, unit="us", utc=True).dt.tz_convert(CHINA_TZ)
-        return ts.astype(pd.DatetimeTZDtype("ns", CHINA_TZ)).array
+        unit: Any = "ns"
+        if isinstance(raw_dtype, pd.DatetimeTZDtype):
+            unit = raw_dtype.unit
+        elif isinstance(raw_dtype, np.dtype) and raw_dtype.kind == "M":
+            unit = np.datetime_data(raw_dtype)[0]
+        return ts.astype(pd.DatetimeTZDtype(unit, CHINA_TZ)).array
     if cs.kind == "number":
         return got[cs.name].to_numpy(np.float64, na_value=np.nan)
     return got[cs.name].astype("string").array

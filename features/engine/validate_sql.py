@@ -7,9 +7,13 @@ unparseable timestamp, unparseable number, negative number; then a field require
 row's event_type; then a key repeated among otherwise valid rows (the first, smallest `_row`,
 is kept). Strings are trimmed (Python's whitespace, as ``str.strip``) and blank is missing.
 
-One pass over the raw table computes every value and reason (`<clean>_v`); the key dedupe is a
-window over the valid rows' keys only; clean rows and rejects are read off that table.
-Timestamps: :mod:`features.engine.timestamps_sql`.
+:func:`checked_sql` is the one SELECT over the raw table computing every value and reason.
+It runs twice, never materialised whole: once for the rows with a reason (`<clean>_bad`, with
+the repeated keys found by a window over `_row`, the key and the reason), once for the clean
+rows (every row not in `<clean>_bad`). Rejects join the raw table with `<clean>_bad`.
+Whitespace is trimmed by a regex only where a value's first or last character is whitespace,
+and a typed column's text is built only for the reason of a rejected row; typed numbers and
+timestamps are not parsed. Timestamps: :mod:`features.engine.timestamps_sql`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ _WS = (
 )
 
 
+_WS_CODES = ", ".join(
+    str(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                     0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+)  # fmt: skip
+
+
 class MissingColumns(LinliInputError):
     """A required column is absent from the raw table."""
 
@@ -55,20 +65,34 @@ def as_text(col: str, kind: str) -> str:
     """A raw column of engine type `kind` as text, untrimmed (NaN and NULL are NULL)."""
     if kind == "string":
         return col
-    if kind == "number":
-        return f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE CAST({col} AS VARCHAR) END"
+    if kind == "number":  # infinities spelled as pandas (and DuckDB) do, not as Spark
+        d = f"CAST({col} AS DOUBLE)"
+        return (
+            f"CASE WHEN isnan({d}) THEN NULL WHEN {d} > {MAX_DOUBLE} THEN 'inf' "
+            f"WHEN {d} < -{MAX_DOUBLE} THEN '-inf' ELSE CAST({col} AS VARCHAR) END"
+        )
     if kind == "timestamptz":  # the UTC wall time (both engines run in UTC), marked as UTC
         return f"CAST(CAST({col} AS TIMESTAMP) AS VARCHAR) || '+00:00'"
     return f"CAST({col} AS VARCHAR)"
 
 
 def clean_text(text: str) -> str:
-    """Trimmed text, blank -> NULL."""
-    trimmed = (
-        f"CASE WHEN regexp_matches({text}, '^{_WS}|{_WS}$') "
-        f"THEN regexp_replace({text}, '^{_WS}+|{_WS}+$', '', 'g') ELSE {text} END"
+    """Trimmed text, blank -> NULL; the regex runs only on text whose first or last character
+    is whitespace (two code-point tests are much cheaper than a regex on every value)."""
+    edge = f"unicode({text}) IN ({_WS_CODES}) OR unicode(substr({text}, -1)) IN ({_WS_CODES})"
+    return (
+        f"CASE WHEN {text} = '' THEN NULL WHEN {edge} "
+        f"THEN nullif(regexp_replace({text}, '^{_WS}+|{_WS}+$', '', 'g'), '') ELSE {text} END"
     )
-    return f"nullif({trimmed}, '')"
+
+
+def blank(text: str) -> str:
+    """True where `text` is NULL, empty or only whitespace (no regex unless it starts with
+    whitespace)."""
+    return (
+        f"({text} IS NULL OR {text} = '' OR (unicode({text}) IN ({_WS_CODES}) "
+        f"AND regexp_matches({text}, '^{_WS}+$')))"
+    )
 
 
 def _shown(v: str) -> str:
@@ -76,8 +100,9 @@ def _shown(v: str) -> str:
 
 
 def _typed_number(col: str) -> str:
+    """A typed number, NULL where NaN (missing) or infinite (unparseable, as its text shows)."""
     v = f"CAST({col} AS DOUBLE)"
-    return f"CASE WHEN isnan({v}) THEN NULL ELSE {v} END"
+    return f"CASE WHEN abs({v}) <= {MAX_DOUBLE} THEN {v} END"
 
 
 def _text_number(v: str) -> str:
@@ -85,8 +110,20 @@ def _text_number(v: str) -> str:
     return f"CASE WHEN abs({n}) <= {MAX_DOUBLE} THEN {n} END"
 
 
+def _typed(cs: ColumnSpec, kind: str) -> bool:
+    """Whether a number or timestamp column comes typed, needing no text parsing."""
+    if cs.kind == "timestamp":
+        return kind in ("timestamp", "timestamptz", "number")
+    return cs.kind == "number" and kind == "number"
+
+
 class _Plan:
-    """The select items of each stage of the one-pass query, column by column."""
+    """The select items of each stage of the one-pass query, column by column.
+
+    Per spec column i: `_v<i>` its trimmed text, `_u<i>` its parsed value (numbers and
+    timestamps). A typed column keeps its value `_r<i>`; its text is only built for the
+    reason of a rejected row (inside the CASE branch, so not for every row).
+    """
 
     def __init__(self, spec: TableSpec, types: dict[str, str]) -> None:
         self.spec, self.types = spec, types
@@ -94,23 +131,44 @@ class _Plan:
         self.ts1: list[str] = []  # text timestamps: regex parts
         self.ts1b: list[str] = []  # ... year, month, day
         self.ts2: list[str] = []  # ... local microseconds, offset
-        self.final: list[str] = []  # parsed values: _n<i>, _u<i>
-        self.checks: list[str] = [f"CASE WHEN {self.v(c)} IS NULL THEN {lit(f'missing required field: {c}')} END"
+        self.final: list[str] = []  # parsed values _u<i> from text
+        self.checks: list[str] = [f"CASE WHEN {self.missing(c)} THEN {lit(f'missing required field: {c}')} END"
                                   for c in spec.required_columns]  # fmt: skip
         for i, cs in enumerate(spec.columns):
             if cs.name in types:
                 self._column(i, cs, quote(cs.name), types[cs.name])
         self._required_when()
 
+    def _index(self, name: str) -> tuple[int, ColumnSpec, str]:
+        i = self.spec.column_names.index(name)
+        return i, self.spec.columns[i], self.types[name]
+
     def v(self, name: str) -> str:
         """The trimmed text of spec column `name` (NULL when the raw table lacks it)."""
         if name not in self.types:
             return "CAST(NULL AS VARCHAR)"
-        return f"_v{self.spec.column_names.index(name)}"
+        i, cs, kind = self._index(name)
+        return clean_text(as_text(f"_r{i}", kind)) if _typed(cs, kind) else f"_v{i}"
+
+    def missing(self, name: str) -> str:
+        """True where spec column `name` is missing (absent, NULL, blank, NaN)."""
+        if name not in self.types:
+            return "TRUE"
+        i, cs, kind = self._index(name)
+        if not _typed(cs, kind):  # blank, tested without trimming every value
+            return blank(as_text(f"_r{i}", kind))
+        if kind == "number":
+            return f"(_r{i} IS NULL OR isnan(CAST(_r{i} AS DOUBLE)))"
+        return f"_r{i} IS NULL"
 
     def _column(self, i: int, cs: ColumnSpec, col: str, kind: str) -> None:
-        v = f"_v{i}"
-        self.first.append(f"{clean_text(as_text(col, kind))} AS {v}")
+        self.first.append(f"{col} AS _r{i}")
+        if _typed(cs, kind):
+            parsed = typed_us(col, kind) if cs.kind == "timestamp" else _typed_number(col)
+            self.first.append(f"{parsed} AS _u{i}")
+        else:
+            self.first.append(f"{clean_text(as_text(col, kind))} AS _v{i}")
+        v, present = self.v(cs.name), f"NOT {self.missing(cs.name)}"
         if cs.kind == "enum" and cs.enum is not None:
             allowed = ", ".join(lit(e) for e in cs.enum)
             self.checks.append(
@@ -118,26 +176,22 @@ class _Plan:
                 f"THEN {lit(f'unknown {cs.name}: ')} || {_shown(v)} END"
             )
         elif cs.kind == "timestamp":
-            if kind in ("timestamp", "timestamptz", "number"):
-                self.first.append(f"{typed_us(col, kind)} AS _u{i}")
-            else:
+            if not _typed(cs, kind):
                 p = f"_p{i}"
                 self.ts1 += text_stage1(v, p)
                 self.ts1b += text_stage1b(p)
                 self.ts2 += text_stage2(v, p)
                 self.final.append(f"{text_us(p)} AS _u{i}")
             self.checks.append(
-                f"CASE WHEN {v} IS NOT NULL AND _u{i} IS NULL THEN "
+                f"CASE WHEN {present} AND _u{i} IS NULL THEN "
                 f"{lit(f'unparseable timestamp in {cs.name}: ')} || {_shown(v)} "
                 f"|| {lit(f' ({TS_EXPECTED})')} END"
             )
         elif cs.kind == "number":
-            if kind == "number":
-                self.first.append(f"{_typed_number(col)} AS _u{i}")
-            else:
+            if not _typed(cs, kind):
                 self.final.append(f"{_text_number(v)} AS _u{i}")
             self.checks.append(
-                f"CASE WHEN {v} IS NOT NULL AND _u{i} IS NULL THEN "
+                f"CASE WHEN {present} AND _u{i} IS NULL THEN "
                 f"{lit(f'unparseable number in {cs.name}: ')} || {_shown(v)} END"
             )
             if cs.nonnegative:
@@ -152,7 +206,7 @@ class _Plan:
         for col, types in self.spec.required_when.items():
             needs = ", ".join(lit(t) for t in sorted(types))
             self.checks.append(
-                f"CASE WHEN {etype} IN ({needs}) AND {self.v(col)} IS NULL "
+                f"CASE WHEN {etype} IN ({needs}) AND {self.missing(col)} "
                 f"THEN {lit(f'missing required field: {col} for ')} || {_shown(etype)} END"
             )
 
@@ -163,7 +217,7 @@ class _Plan:
             return f"{f'_u{i}' if present else 'CAST(NULL AS BIGINT)'} AS {quote(cs.name + '_us')}"
         if cs.kind == "number":
             return f"{f'_u{i}' if present else 'CAST(NULL AS DOUBLE)'} AS {quote(cs.name)}"
-        return f"{f'_v{i}' if present else 'CAST(NULL AS VARCHAR)'} AS {quote(cs.name)}"
+        return f"{self.v(cs.name)} AS {quote(cs.name)}"
 
 
 def _stage(items: list[str], inner: str, alias: str) -> str:
@@ -174,21 +228,9 @@ def repeated_reason(spec: TableSpec) -> str:
     return f"repeated {'/'.join(spec.key)}: same record as an earlier row, kept once"
 
 
-def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, rejects: str) -> None:
-    """Create tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
-
-    `raw` holds `_row` and the file's columns; `clean` gets `_row`, every spec column (a
-    timestamp as `<name>_us`), then the extra columns as text; `rejects` gets `_row`, the
-    raw columns as text (untrimmed) and `reason`.
-    """
-    types = {c: k for c, k in engine.column_types(raw).items() if c != ROW}
-    missing = [c for c in spec.required_columns if c not in types]
-    if missing:
-        raise MissingColumns(
-            f"table {spec.name!r}: required column(s) missing: {', '.join(missing)}",
-            column=missing[0],
-            hint="add the column (see SCHEMA.md)",
-        )
+def checked_sql(spec: TableSpec, raw: str, types: dict[str, str]) -> tuple[str, list[str]]:
+    """The one-pass SELECT over `raw`: `_row`, the clean columns, the keys `_k<j>` and the
+    reason `_reason` (before the key dedupe); and the clean columns' names."""
     plan = _Plan(spec, types)
     extras = [c for c in types if c not in spec.column_names]
     first = [ROW, *plan.first, *(f"{clean_text(as_text(quote(c), types[c]))} AS _x{j}"
@@ -200,41 +242,61 @@ def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, reject
     q = _stage(plan.final, q, "_d")
     outs = [plan.out_column(i, cs) for i, cs in enumerate(spec.columns)]
     outs += [f"_x{j} AS {quote(c)}" for j, c in enumerate(extras)]
-    keys = [plan.v(k) for k in spec.key]
+    keys = [f"{plan.v(k)} AS _k{j}" for j, k in enumerate(spec.key)]
     reason = f"coalesce({', '.join(plan.checks)})" if plan.checks else "CAST(NULL AS VARCHAR)"
-    v = f"{clean}_v"
+    sql = f"SELECT {', '.join([ROW, *outs, *keys])}, {reason} AS _reason FROM ({q}) _e"
+    return sql, [o.split(" AS ")[-1] for o in outs]
+
+
+def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, rejects: str) -> None:
+    """Create tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
+
+    `raw` holds `_row` and the file's columns; `clean` gets `_row`, every spec column (a
+    timestamp as `<name>_us`), then the extra columns as text; `rejects` gets `_row`, the
+    raw columns as text (untrimmed) and `reason`.
+
+    Three passes over `raw`: the rows with a reason, repeated keys included (a window over
+    `_row`, the key and the reason); the clean rows (every other row); the rejects.
+    """
+    types = {c: k for c, k in engine.column_types(raw).items() if c != ROW}
+    missing = [c for c in spec.required_columns if c not in types]
+    if missing:
+        raise MissingColumns(
+            f"table {spec.name!r}: required column(s) missing: {', '.join(missing)}",
+            column=missing[0],
+            hint="add the column (see SCHEMA.md)",
+        )
+    checked, names = checked_sql(spec, raw, types)
+    bad = f"{clean}_bad"
+    reason = "_reason"
+    reasons = f"SELECT {ROW}, _reason FROM ({checked}) _k"
+    if spec.key:  # the first of the valid rows per key is kept; the window also stops the
+        # optimiser from copying the checks into the filter above it
+        keys = ", ".join(f"_k{j}" for j in range(len(spec.key)))
+        reasons = (
+            f"SELECT {ROW}, _reason, row_number() OVER (PARTITION BY {keys}, _reason IS NULL "
+            f"ORDER BY {ROW}) AS _rn FROM ({checked}) _k"
+        )
+        reason = f"coalesce(_reason, CASE WHEN _rn > 1 THEN {lit(repeated_reason(spec))} END)"
     engine.create(
-        v,
-        f"SELECT {ROW}, {', '.join(outs)}, {', '.join(f'{k} AS _k{j}' for j, k in enumerate(keys))}"
-        f"{',' if keys else ''} {reason} AS _reason FROM ({q}) _e",
+        bad,
+        f"SELECT {ROW}, reason FROM (SELECT {ROW}, {reason} AS reason FROM ({reasons}) _r) _b "
+        "WHERE reason IS NOT NULL",
         keep=True,
     )
-    dup = f"{clean}_dup"
-    if keys:
-        part = ", ".join(f"_k{j}" for j in range(len(keys)))
-        engine.create(
-            dup,
-            f"SELECT {ROW} FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {part} "
-            f"ORDER BY {ROW}) AS _rn FROM {v} WHERE _reason IS NULL) _w WHERE _rn > 1",
-            keep=True,
-        )
-    else:
-        engine.create(dup, f"SELECT {ROW} FROM {v} WHERE 1 = 0", keep=True)
-    names = [c.split(" AS ")[-1] for c in outs]
+    cols = ", ".join(f"c.{n}" for n in names)
     engine.create(
         clean,
-        f"SELECT c.{ROW}, {', '.join(f'c.{n}' for n in names)} FROM {v} c "
-        f"LEFT JOIN {dup} d ON d.{ROW} = c.{ROW} WHERE c._reason IS NULL AND d.{ROW} IS NULL",
+        f"SELECT c.{ROW}, {cols} FROM ({checked}) c "
+        f"LEFT JOIN {bad} b ON b.{ROW} = c.{ROW} WHERE b.{ROW} IS NULL",
         keep=True,
     )
     raw_cols = [c for c in types if c != Col.REASON]
     texts = [f"{as_text('r.' + quote(c), types[c])} AS {quote(c)}" for c in raw_cols]
     engine.create(
         rejects,
-        f"SELECT r.{ROW}, {', '.join(texts)}, x.reason FROM {raw} r JOIN "
-        f"(SELECT {ROW}, _reason AS reason FROM {v} WHERE _reason IS NOT NULL "
-        f"UNION ALL SELECT {ROW}, {lit(repeated_reason(spec)) if keys else 'NULL'} AS reason "
-        f"FROM {dup}) x ON x.{ROW} = r.{ROW}",
+        f"SELECT r.{ROW}, {', '.join(texts)}, b.reason FROM {raw} r "
+        f"JOIN {bad} b ON b.{ROW} = r.{ROW}",
         keep=True,
     )
 
