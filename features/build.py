@@ -27,12 +27,12 @@ from features.cli_parser import LinliParser, existing_dir, one_line
 from features.engine import job as engine_job
 from features.engine import outputs
 from features.engine.base import Engine
-from features.engine.constraints_sql import fetch_constraints, resolve_constraints
+from features.engine.constraints_sql import resolve_constraints
 from features.engine.factory import ENGINES, open_engine
 from features.engine.inputs import RawTable, empty_clean_sql, load_raw
 from features.engine.profiles_sql import profile_sql
 from features.engine.spark import check_master
-from features.engine.tags_sql import build_tags, fetch_tags
+from features.engine.tags_sql import build_tags
 from features.engine.validate_sql import validate_table, validation_counts
 from features.errors import LinliInputError
 from features.event_store import StoreError, read_store_tables, redact
@@ -126,7 +126,6 @@ def build(
         engine.create("profile", profile_sql())
         build_tags(engine, rules)
         resolve_constraints(engine, rules)
-        tags, constraints = fetch_tags(engine), fetch_constraints(engine)
     with _step(STEPS[4], timings, bar):
         users = IdMap.from_values(identity.table[Col.USER_ID])
         item_ids = engine.fetch("SELECT item_id FROM items_c ORDER BY item_id")["item_id"]
@@ -141,13 +140,12 @@ def build(
         present = set(raws)
         outputs.write_tables(engine, out, present)
         write_identity(identity, out)
-        tags.to_parquet(out / store.TAGS, index=False)
-        constraints.to_parquet(out / store.CONSTRAINTS, index=False)
         for name, raw in raws.items():
             outputs.write_rejects(engine, out, name, raw.unreadable)
         catalogue = pd.read_parquet(out / store.ITEMS)
         inter.item_features, inter.item_feature_names = item_feature_matrix(inter.items, catalogue)
-        inter.user_features, inter.user_feature_names = user_feature_matrix(users, tags)
+        user_tags = engine.fetch(outputs.feature_tags_sql())
+        inter.user_features, inter.user_feature_names = user_feature_matrix(users, user_tags)
         if "group_members" in present:
             members = pd.read_parquet(
                 out / store.GROUP_MEMBERS, columns=[Col.USER_ID, Col.GROUP_ID, Col.LEFT_AT]
@@ -155,7 +153,7 @@ def build(
             inter = attach_groups(inter, members)
         inter.save(out / store.MATRIX_DIR)
     bar.close()
-    summary = _summary(engine, data_dir, raws, counts, identity, tags, constraints)
+    summary = _summary(engine, data_dir, raws, counts, identity)
     summary["timings_s"] = timings
     summary["matrix"] = {
         "users": inter.shape[0],
@@ -184,8 +182,6 @@ def _summary(
     raws: dict[str, RawTable],
     counts: dict[str, dict[str, Any]],
     identity: Identity,
-    tags: pd.DataFrame,
-    constraints: pd.DataFrame,
 ) -> dict[str, Any]:
     """What the job read, kept, unified and produced (summary.json)."""
     ids = engine.fetch(  # ev_keys: each distinct (id_type, id_value) of the events, once
@@ -196,7 +192,10 @@ def _summary(
                (SELECT count(DISTINCT user_id) FROM ev_keys) AS users,
                (SELECT count(*) FROM clean_events) AS events,
                (SELECT count(*) FROM items_c) AS items,
-               (SELECT count(*) FROM items_c WHERE NOT in_catalogue) AS unlisted
+               (SELECT count(*) FROM items_c WHERE NOT in_catalogue) AS unlisted,
+               (SELECT count(*) FROM tags_t) AS tags,
+               (SELECT count(*) FROM tags_t WHERE source = '{MANUAL}') AS manual,
+               (SELECT count(*) FROM constraints_t) AS pairs
         """
     ).iloc[0]
     return {
@@ -214,9 +213,9 @@ def _summary(
         "events_kept": int(ids["events"]),
         "items": int(ids["items"]),
         "items_not_in_catalogue": int(ids["unlisted"]),
-        "tags": int(len(tags)),
-        "manual_tags": int((tags[Col.SOURCE] == MANUAL).sum()),
-        "constraint_pairs": int(len(constraints)),
+        "tags": int(ids["tags"]),
+        "manual_tags": int(ids["manual"]),
+        "constraint_pairs": int(ids["pairs"]),
         "encodings": {p: e for r in raws.values() for p, e in r.encodings.items()},
     }
 

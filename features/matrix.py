@@ -300,8 +300,11 @@ def item_feature_matrix(items: IdMap, catalogue: pd.DataFrame) -> tuple[sp.csr_m
     return sp.hstack(parts, format="csr", dtype=np.float32), names
 
 
+USER_FEATURE_EXCLUDED = ("group:",)  # tag prefixes too many-valued to be user features
+
+
 def user_feature_matrix(
-    users: IdMap, tags: pd.DataFrame, exclude_prefixes: tuple[str, ...] = ("group:",)
+    users: IdMap, tags: pd.DataFrame, exclude_prefixes: tuple[str, ...] = USER_FEATURE_EXCLUDED
 ) -> tuple[sp.csr_matrix, list[str]]:
     """User side features: one column per tag (rule and manual), minus high-cardinality prefixes."""
     t = tags[~tags[Col.TAG].astype("string").str.startswith(exclude_prefixes)]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from features import store_layout as store
 from features.engine.base import ROW, Engine
+from features.matrix import USER_FEATURE_EXCLUDED
 from features.schema import PURCHASE_EVENTS
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ def users_sql() -> str:
     """
 
 
+def feature_tags_sql() -> str:
+    """(user_id, tag) of every tag that becomes a user side feature (not group membership)."""
+    excluded = " AND ".join(f"NOT starts_with(tag, '{p}')" for p in USER_FEATURE_EXCLUDED)
+    return f"SELECT user_id, tag FROM tags_t WHERE {excluded}"
+
+
 def write_tables(engine: Engine, out: Path, present: set[str]) -> dict[str, int]:
     """Write events, baskets, items, users and the side tables of `present`; rows per file."""
     queries = {
@@ -72,6 +79,9 @@ def write_tables(engine: Engine, out: Path, present: set[str]) -> dict[str, int]
         store.BASKETS: baskets_sql(),
         store.ITEMS: "SELECT * FROM items_c ORDER BY item_id",
         store.USERS: users_sql(),
+        store.TAGS: "SELECT user_id, tag, source, detail FROM tags_t ORDER BY user_id, source, tag",
+        store.CONSTRAINTS: "SELECT user_id, item_id, tag FROM constraints_t "
+        "ORDER BY user_id, item_id, tag",
     }
     for table, (name, path) in OPTIONAL_TABLES.items():
         if name in present:
