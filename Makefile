@@ -37,8 +37,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m experiments.benchmarks.bench_features --events 10000000 --engines pandas,duckdb
-	$(BIN)/python -m experiments.benchmarks.bench_features --events 1000000 --dir $(WORK)/bench_features_1m --engines pandas,duckdb,spark
+	$(BIN)/python -m experiments.benchmarks.bench_features --events 10000000 --dir $(WORK)/bench_features --engines duckdb,spark
+	$(BIN)/python -m experiments.benchmarks.bench_features --events 50000000 --dir $(WORK)/bench_features_50m --engines duckdb
 	$(BIN)/python -m experiments.benchmarks.bench_als
 	$(BIN)/python -m experiments.checks.real_features
 	test -d $(WORK)/bench10k || $(BIN)/linli synth --out $(WORK)/bench10k --people 10000 --months 3 --quiet

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--engines",
         default="duckdb,spark",
-        help="comma-separated engines to time: pandas, duckdb, spark (default duckdb,spark)",
+        help="comma-separated engines to time: duckdb, spark (default duckdb,spark)",
     )
     a = ap.parse_args(argv)
     t0 = time.perf_counter()

@@ -13,7 +13,6 @@ import scipy.sparse as sp
 
 from features.engine.base import ROW, Engine
 from features.engine.identity_sql import key_sql, ref_type_sql, ref_value_sql, resolve_identity
-from features.engine.profiles_sql import profile_sql
 from features.engine.triples_sql import (
     basket_triples,
     prepare_lines,
@@ -318,26 +317,6 @@ def catalogue(engine: Engine, unknown_category: str) -> None:
         FROM (SELECT DISTINCT item_id FROM clean_events WHERE item_id IS NOT NULL) s
         WHERE item_id NOT IN (SELECT item_id FROM clean_items)
         """,
-    )
-
-
-def profiles(engine: Engine) -> pd.DataFrame:
-    """Recency, frequency, monetary, AOV and activity span per user (:func:`features.tags.rfm`)."""
-    p = engine.fetch(profile_sql())
-    china = CHINA_TZ
-    return pd.DataFrame(
-        {
-            Col.USER_ID: p["user_id"].astype("string").to_numpy(),
-            "first_seen": from_us(p["first_us"]).dt.tz_convert(china).to_numpy(),
-            "last_seen": from_us(p["last_us"]).dt.tz_convert(china).to_numpy(),
-            "last_order": from_us(p["last_order_us"]).dt.tz_convert(china).to_numpy(),
-            "frequency": p["frequency"].to_numpy(np.int64),
-            "monetary": p["monetary"].to_numpy(np.float64),
-            "lines": p["lines"].to_numpy(np.int64),
-            "recency_days": p["recency_days"].to_numpy(np.float64),
-            "aov": p["aov"].to_numpy(np.float64),
-            "orders_per_30d": p["orders_per_30d"].to_numpy(np.float64),
-        }
     )
 
 
