@@ -200,6 +200,46 @@ def check_columns(columns: pd.Index, spec: TableSpec, path: Path) -> None:
     )
 
 
+def column_name(raw: object) -> str:
+    """A file's column name as the tables know it (SCHEMA.md names are lower case)."""
+    return str(raw).strip().lower()
+
+
+def find_table(root: Path, spec: TableSpec, has_extra: bool = False) -> list[Path] | None:
+    """The files of one table; None when it is absent (an error when it is required)."""
+    paths = table_files(root, spec.name)
+    if not paths and not has_extra:
+        if spec.required:
+            raise SchemaError(
+                f"required table {spec.name!r} not found",
+                file=root,
+                hint=f"add {spec.name}{{{','.join(FILE_SUFFIXES)}}} (see SCHEMA.md)",
+            )
+        return None
+    return paths
+
+
+def read_table_text(
+    spec: TableSpec, paths: list[Path], encodings: dict[str, str]
+) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+    """Each file of a table as rows (lower-case columns, checked), and its unreadable lines.
+
+    `encodings` receives the text encoding of every text file read.
+    """
+    frames, unreadable = [], [_no_bad()]
+    for p in paths:
+        rows, bad, enc = read_file_encoded(p)
+        if enc is not None:
+            encodings[str(p)] = enc
+        if rows.empty and len(rows.columns) == 0:  # an empty JSON Lines / Parquet file: no rows
+            rows = pd.DataFrame({c: pd.Series([], dtype="string") for c in spec.column_names})
+        rows.columns = [column_name(c) for c in rows.columns]
+        check_columns(rows.columns, spec, p)
+        frames.append(rows)
+        unreadable.append(bad)
+    return frames, pd.concat(unreadable, ignore_index=True)
+
+
 def load_table(
     root: Path,
     spec: TableSpec,
@@ -211,34 +251,16 @@ def load_table(
 
     `encodings` (when given) receives the text encoding of every file read.
     """
-    encodings = {} if encodings is None else encodings
-    paths = table_files(root, spec.name)
-    if not paths and extra is None:
-        if spec.required:
-            raise SchemaError(
-                f"required table {spec.name!r} not found",
-                file=root,
-                hint=f"add {spec.name}{{{','.join(FILE_SUFFIXES)}}} (see SCHEMA.md)",
-            )
+    paths = find_table(root, spec, extra is not None)
+    if paths is None:
         return None
-    frames, unreadable = [], [_no_bad()]
+    frames, bad_lines = read_table_text(spec, paths, {} if encodings is None else encodings)
     sources = [str(p) for p in paths]
-    for p in paths:
-        rows, bad, enc = read_file_encoded(p)
-        if enc is not None:
-            encodings[str(p)] = enc
-        if rows.empty and len(rows.columns) == 0:  # an empty JSON Lines / Parquet file: no rows
-            rows = pd.DataFrame({c: pd.Series([], dtype="string") for c in spec.column_names})
-        rows.columns = [str(c).strip().lower() for c in rows.columns]
-        check_columns(rows.columns, spec, p)
-        frames.append(rows)
-        unreadable.append(bad)
     if extra is not None:  # rows from elsewhere (the ingestion store), validated with the files
         frames.append(extra)
         sources.append(extra_source or "extra rows")
     raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     result = validate(raw, spec, source=sources[0])
-    bad_lines = pd.concat(unreadable, ignore_index=True)
     if len(bad_lines):
         result = Validated(
             clean=result.clean,

@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.engine.base import ROW, ROW_BITS, US_SUFFIX, Engine
-from features.load import check_columns, read_file_encoded, table_files
-from features.schema import FILE_SUFFIXES, TableSpec
+from features.load import check_columns, column_name, find_table, read_table_text
+from features.schema import TableSpec
 from features.validate import SchemaError
 
 SQL_TYPES = {"timestamp": "BIGINT", "number": "DOUBLE"}  # every other kind is VARCHAR
@@ -36,11 +36,6 @@ class RawTable:
 
 def raw_name(table: str) -> str:
     return f"raw_{table}"
-
-
-def column_name(raw: object) -> str:
-    """A file's column name as the tables know it (SCHEMA.md names are lower case)."""
-    return str(raw).strip().lower()
 
 
 def _parquet_columns(path: Path) -> list[str]:
@@ -72,22 +67,12 @@ def _read_text(
     engine: Engine, spec: TableSpec, paths: list[Path], extra: pd.DataFrame | None, raw: RawTable
 ) -> None:
     """Every file through the Python readers (as text), plus `extra` rows, into the engine."""
-    frames, bad = [], [raw.unreadable]
-    for i, p in enumerate(paths):
-        rows, unreadable, enc = read_file_encoded(p)
-        if enc is not None:
-            raw.encodings[str(p)] = enc
-        if rows.empty and len(rows.columns) == 0:  # an empty JSON Lines / Parquet file
-            rows = pd.DataFrame({c: pd.Series([], dtype="string") for c in spec.column_names})
-        rows.columns = [column_name(c) for c in rows.columns]
-        check_columns(rows.columns, spec, p)
-        frames.append(_numbered(rows, i))
-        bad.append(unreadable)
+    files, raw.unreadable = read_table_text(spec, paths, raw.encodings)
+    frames = [_numbered(rows, i) for i, rows in enumerate(files)]
     if extra is not None:  # rows from elsewhere (the ingestion store), validated with the files
         frames.append(_numbered(extra.rename(columns=column_name), len(paths)))
     text = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     engine.put(raw_name(spec.name), text)
-    raw.unreadable = pd.concat(bad, ignore_index=True)
 
 
 def _numbered(rows: pd.DataFrame, file_index: int) -> pd.DataFrame:
@@ -105,14 +90,8 @@ def load_raw(
     extra_source: str = "",
 ) -> RawTable | None:
     """Read every file of one table (plus `extra` rows) into `raw_<name>`; None when absent."""
-    paths = table_files(root, spec.name)
-    if not paths and extra is None:
-        if spec.required:
-            raise SchemaError(
-                f"required table {spec.name!r} not found",
-                file=root,
-                hint=f"add {spec.name}{{{','.join(FILE_SUFFIXES)}}} (see SCHEMA.md)",
-            )
+    paths = find_table(root, spec, extra is not None)
+    if paths is None:
         return None
     raw = RawTable(
         name=raw_name(spec.name),

@@ -112,19 +112,7 @@ def register_inputs(
             | {"ts_us": to_us(None if links is None else links.get(Col.TS), nl)}
         ),
     )
-    np_ = 0 if previous is None else len(previous)
-    prev = previous if previous is not None else pd.DataFrame()
-    engine.put(
-        "prev",
-        pd.DataFrame(
-            {
-                "id_type": _s(prev.get(Col.ID_TYPE), np_),
-                "id_value": _s(prev.get(Col.ID_VALUE), np_),
-                "user_id": _s(prev.get(Col.USER_ID), np_),
-                "first_seen_us": to_us(prev.get(FIRST_SEEN), np_),
-            }
-        ),
-    )
+    put_previous(engine, previous)
 
 
 def resolve_in_engine(
