@@ -81,15 +81,20 @@ def read_file_encoded(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str | Non
             hint="save the file as UTF-8 (or GBK / GB18030) and run again",
         ) from exc
     except Exception as exc:  # any reader failure: the file cannot be read at all
-        raise SchemaError(
-            f"cannot read: {type(exc).__name__}: {exc}",
-            file=path,
-            hint="check that the file is complete and its extension matches its format",
-        ) from exc
+        raise unreadable_file(path, exc) from exc
     raise SchemaError(
         "unknown file type",
         file=path,
         hint=f"name it with one of {', '.join(FILE_SUFFIXES)}",
+    )
+
+
+def unreadable_file(path: Path, exc: Exception) -> SchemaError:
+    """The one-line error for a file no reader can open (truncated, or a wrong extension)."""
+    return SchemaError(
+        f"cannot read: {type(exc).__name__}: {exc}",
+        file=path,
+        hint="check that the file is complete and its extension matches its format",
     )
 
 

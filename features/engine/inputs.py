@@ -17,9 +17,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.engine.base import ROW, ROW_BITS, US_SUFFIX, Engine
-from features.load import check_columns, column_name, find_table, read_table_text
+from features.load import (
+    check_columns,
+    column_name,
+    find_table,
+    read_table_text,
+    unreadable_file,
+)
 from features.schema import TableSpec
-from features.validate import SchemaError
 
 SQL_TYPES = {"timestamp": "BIGINT", "number": "DOUBLE"}  # every other kind is VARCHAR
 
@@ -42,11 +47,7 @@ def _parquet_columns(path: Path) -> list[str]:
     try:
         return list(pq.read_schema(path).names)
     except Exception as exc:  # any reader failure: the file cannot be read at all
-        raise SchemaError(
-            f"cannot read: {type(exc).__name__}: {exc}",
-            file=path,
-            hint="check that the file is complete and its extension matches its format",
-        ) from exc
+        raise unreadable_file(path, exc) from exc
 
 
 def _read_parquet(engine: Engine, spec: TableSpec, paths: list[Path]) -> bool:
