@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.engine.duck import DuckEngine
+from features.engine.identity_sql import key_sql
 from features.engine.job import resolve_in_engine
 from features.identity import FIRST_SEEN, KEY, Identity, id_keys, normalize_id_value
 
@@ -171,3 +172,28 @@ def test_a_shared_phone_is_reported_not_merged(resolver: Resolver) -> None:
     assert resolver(found, shop).table["user_id"].nunique() == 1  # without the guard
     family = shop.iloc[:3]  # three people sharing a phone stay one household
     assert len(resolver(found, family, max_people_per_identifier=20).suspicious) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["phone", " Phone ", "wecom", "openid", "member_card", "shop_x"]),
+            st.one_of(
+                st.sampled_from(
+                    ["13812345678", "+86 138-1234-5678", "0086 13812345678", " 8613812345678 "]
+                ),
+                st.text(alphabet="0123456789 +-()abc", min_size=1, max_size=16),
+            ),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_serving_keys_identifiers_as_the_job_does(pairs: list[tuple[str, str]]) -> None:
+    """id_keys (serving's lookup) and the job's key SQL give every identifier the same key."""
+    df = pd.DataFrame(pairs, columns=["id_type", "id_value"])
+    with DuckEngine() as engine:
+        engine.put("ids", df)
+        sql = engine.fetch(f"SELECT {key_sql('id_type', 'id_value')} AS k FROM ids")["k"]
+    assert list(sql) == list(id_keys(df["id_type"], df["id_value"]))
