@@ -1,6 +1,6 @@
 """Benchmark: value tiers, every tag and the hard constraints as SQL in DuckDB, on a large log.
 
-`python -m experiments.benchmarks.bench_tags_sql --events /work/bf10m/data/events.parquet`
+`python -m experiments.benchmarks.bench_tags_sql --events work/bench_features/data/events.parquet`
 puts the engine tables of the contract in a DuckDB engine (ev_u from the events, user_id =
 id_value; profile from profile_sql; items_c from items.parquet beside the events; 400
 general groups with every user a member; manual allergy / avoid tags for 0.5 % of users),
@@ -78,7 +78,7 @@ def _timed(fn: object) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--events", type=Path, default=Path("/work/bf10m/data/events.parquet"))
+    p.add_argument("--events", type=Path, default=Path("work/bench_features/data/events.parquet"))
     p.add_argument("--items", type=Path, default=None, help="default: items.parquet beside")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
