@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from features.engine.base import ROW
 from features.engine.duck import DuckEngine
 from features.engine.timestamps_sql import TS_EXPECTED
-from features.engine.validate_sql import ROW, validate_table
+from features.engine.validate_sql import validate_table
 from features.errors import LinliInputError
 from features.schema import CHINA_TZ, Col, ColumnSpec, TableSpec
 

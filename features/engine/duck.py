@@ -14,16 +14,9 @@ import pyarrow as pa
 from duckdb.func import PythonUDFType
 
 from features.engine.base import ROW, ROW_BITS, Engine, store_schema, store_time_name, vocab_tokens
+from features.engine.sql_text import lit, quote
 
 _WORDS = pa.list_(pa.string())
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class DuckEngine(Engine):
@@ -58,9 +51,9 @@ class DuckEngine(Engine):
         return self.con.execute(sql).df()
 
     def read_parquet(self, name: str, paths: Sequence[Path], columns: dict[str, str]) -> None:
-        files = ", ".join(_literal(str(p)) for p in paths)
-        index = " ".join(f"WHEN {_literal(str(p))} THEN {i}" for i, p in enumerate(paths))
-        select = ", ".join(f"{_quote(src)} AS {_quote(dst)}" for src, dst in columns.items())
+        files = ", ".join(lit(str(p)) for p in paths)
+        index = " ".join(f"WHEN {lit(str(p))} THEN {i}" for i, p in enumerate(paths))
+        select = ", ".join(f"{quote(src)} AS {quote(dst)}" for src, dst in columns.items())
         self.con.execute(
             f"""
             CREATE OR REPLACE TEMP VIEW {name} AS
@@ -79,17 +72,17 @@ class DuckEngine(Engine):
         rel = self.con.sql(sql)
         target = store_schema(rel.limit(0).to_arrow_table().schema)
         select = ", ".join(
-            f"make_timestamptz({_quote(c)}) AS {_quote(t)}"
+            f"make_timestamptz({quote(c)}) AS {quote(t)}"
             if (t := store_time_name(c)) and t in target.names
-            else _quote(c)
+            else quote(c)
             for c in rel.columns
         )
         meta = base64.b64encode(target.serialize().to_pybytes()).decode()
         self.con.execute("SET preserve_insertion_order = true")  # an ORDER BY holds in the file
         try:
             n = self.con.execute(
-                f"COPY (SELECT {select} FROM ({sql})) TO {_literal(str(path))} "
-                f"(FORMAT parquet, KV_METADATA {{'ARROW:schema': {_literal(meta)}}})"
+                f"COPY (SELECT {select} FROM ({sql})) TO {lit(str(path))} "
+                f"(FORMAT parquet, KV_METADATA {{'ARROW:schema': {lit(meta)}}})"
             ).fetchone()
         finally:
             self.con.execute("SET preserve_insertion_order = false")

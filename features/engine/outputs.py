@@ -15,8 +15,8 @@ import pandas as pd
 
 from features import store_layout as store
 from features.engine.base import ROW, Engine
+from features.engine.sql_text import buy_types
 from features.matrix import USER_FEATURE_EXCLUDED
-from features.schema import PURCHASE_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,6 @@ OPTIONAL_TABLES = {  # engine table -> store file, written when the data directo
     "clean_live_sessions": ("live_sessions", store.LIVE_SESSIONS),
     "clean_hosts": ("hosts", store.HOSTS),
 }
-
-
-def _buy_types() -> str:
-    return ", ".join(f"'{e.value}'" for e in sorted(PURCHASE_EVENTS))
 
 
 def _without_row(engine: Engine, table: str) -> str:
@@ -46,7 +42,7 @@ def baskets_sql() -> str:
     return f"""
         SELECT order_id, user_id, ts_us, item_id, coalesce(quantity, 1.0) AS quantity, amount,
                group_id, live_id, event_type
-        FROM ev_u WHERE event_type IN ({_buy_types()})
+        FROM ev_u WHERE event_type IN ({buy_types()})
         ORDER BY ts_us, order_id, {ROW}
     """
 

@@ -6,11 +6,7 @@ Input table: `ev_u` (user_id, ts_us, event_type, order_id, amount). The definiti
 
 from __future__ import annotations
 
-from features.schema import PURCHASE_EVENTS
-
-
-def _buy_types() -> str:
-    return ", ".join(f"'{e.value}'" for e in sorted(PURCHASE_EVENTS))
+from features.engine.sql_text import buy_types
 
 
 def profile_sql(snapshot_us: int | None = None) -> str:
@@ -35,7 +31,7 @@ def profile_sql(snapshot_us: int | None = None) -> str:
               FROM ev_u WHERE user_id IS NOT NULL GROUP BY user_id) u
         LEFT JOIN (SELECT user_id, max(ts_us) AS last_order_us, count(DISTINCT order_id) AS f,
                           CAST(sum(CAST(coalesce(amount, 0.0) AS DECIMAL(38, 6))) AS DOUBLE) AS m, count(*) AS n
-                   FROM ev_u WHERE event_type IN ({_buy_types()}) GROUP BY user_id) o
+                   FROM ev_u WHERE event_type IN ({buy_types()}) GROUP BY user_id) o
             ON o.user_id = u.user_id
         CROSS JOIN ({snap}) s
         ORDER BY u.user_id

@@ -1,4 +1,5 @@
-"""Small SQL-text helpers shared by the tag and constraint queries (DuckDB dialect)."""
+"""Small SQL-text helpers shared by the engine's queries (DuckDB dialect): literals, quoted
+names, event-type lists, rounding and Python's whitespace."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from features.schema import PURCHASE_EVENTS, TEXT_EVENTS
 def lit(value: str) -> str:
     """`value` as a SQL string literal (quotes doubled; sqlglot re-escapes it for Spark)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def quote(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def num(value: float) -> str:
@@ -43,13 +49,18 @@ def round_half_even(x: str) -> str:
     )
 
 
-# what Python's str.strip() removes: every character for which str.isspace() holds
-_SPACE = (
+# what Python's str.strip() removes: every character for which str.isspace() holds, as a
+# regex class and as code points (for cheap first / last character tests)
+SPACE = (
     r"[\x{09}-\x{0d}\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
     r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 )
+SPACE_CODES = ", ".join(
+    str(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                     0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+)  # fmt: skip
 
 
 def strip(x: str) -> str:
     """SQL for `x` without leading and trailing whitespace, as Python's str.strip() sees it."""
-    return f"regexp_replace({x}, '^{_SPACE}+|{_SPACE}+$', '', 'g')"
+    return f"regexp_replace({x}, '^{SPACE}+|{SPACE}+$', '', 'g')"

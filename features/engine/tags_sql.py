@@ -33,11 +33,6 @@ TIERS, TAGS = "tiers_t", "tags_t"
 TIER_COLUMNS = [Col.USER_ID, Col.TAG, DETAIL, "rfm_score"]
 
 
-def columns(engine: Engine, table: str) -> list[str]:
-    """The column names of `table`."""
-    return [str(c) for c in engine.fetch(f"SELECT * FROM {table} LIMIT 0").columns]
-
-
 # ---- value tiers -------------------------------------------------------------------------
 
 
@@ -244,7 +239,7 @@ def _category_sql(rules: dict[str, Any]) -> str:
 def _manual_sql(engine: Engine) -> str:
     """Part 9: leader-written tags (trimmed) with the note as detail; of one user's repeated tag
     the first row's note wins (by `_row`; a `manual_u` without `_row` gives any one of them)."""
-    cols = columns(engine, "manual_u")
+    cols = engine.columns("manual_u")
     ord_ = "_row" if "_row" in cols else "0"
     return f"""
         SELECT user_id, {strip("tag")} AS tag, coalesce(note, '') AS detail,

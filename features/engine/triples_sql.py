@@ -10,20 +10,17 @@ from __future__ import annotations
 import pandas as pd
 
 from features.engine.base import Engine
-from features.schema import PURCHASE_EVENTS
+from features.engine.sql_text import buy_types
+from features.engine.timestamps_sql import CHINA_OFFSET_S
 
 DAY_US = 86_400_000_000
-CHINA_OFFSET_US = 8 * 3600 * 1_000_000  # Asia/Shanghai: UTC+8, no daylight saving since 1991
+CHINA_OFFSET_US = CHINA_OFFSET_S * 1_000_000  # Asia/Shanghai: UTC+8, no DST since 1991
 
 
 def exact_sum(x: str) -> str:
     """sum(`x`) of DOUBLEs rounded to 1e-12, added exactly: the same whatever the order the
     engine's parallel workers add them in (a plain float sum differs in the last bits)."""
     return f"CAST(sum(CAST({x} AS DECIMAL(38, 12))) AS DOUBLE)"
-
-
-def _buy_types() -> str:
-    return ", ".join(f"'{e.value}'" for e in sorted(PURCHASE_EVENTS))
 
 
 def prepare_lines(engine: Engine, half_life_days: float, snapshot_us: int | None = None) -> int:
@@ -43,7 +40,7 @@ def prepare_lines(engine: Engine, half_life_days: float, snapshot_us: int | None
                CAST({snapshot} - e.ts_us AS DOUBLE) / {DAY_US}.0 AS age,
                coalesce(w.w, 0.0) * power(0.5, greatest(CAST({snapshot} - e.ts_us AS DOUBLE)
                    / {DAY_US}.0, 0.0) / {float(half_life_days)!r}) AS strength,
-               e.event_type IN ({_buy_types()}) AS is_buy
+               e.event_type IN ({buy_types()}) AS is_buy
         FROM ev_u e
         JOIN umap um ON um.user_id = e.user_id
         JOIN imap im ON im.item_id = e.item_id

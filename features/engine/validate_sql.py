@@ -18,7 +18,8 @@ timestamps are not parsed. Timestamps: :mod:`features.engine.timestamps_sql`.
 
 from __future__ import annotations
 
-from features.engine.base import Engine
+from features.engine.base import ROW, Engine
+from features.engine.sql_text import SPACE, SPACE_CODES, lit, quote, strip
 from features.engine.timestamps_sql import (
     TS_EXPECTED,
     text_stage1,
@@ -30,35 +31,13 @@ from features.engine.timestamps_sql import (
 from features.errors import LinliInputError
 from features.schema import Col, ColumnSpec, TableSpec
 
-ROW = "_row"
 SHOWN_CHARS = 60
 NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 MAX_DOUBLE = "1.7976931348623157e308"
-# the characters Python's str.strip (and pandas .str.strip) removes
-_WS = (
-    r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
-    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-)
-
-
-_WS_CODES = ", ".join(
-    str(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
-                     0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
-)  # fmt: skip
 
 
 class MissingColumns(LinliInputError):
     """A required column is absent from the raw table."""
-
-
-def quote(name: str) -> str:
-    """`name` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(text: str) -> str:
-    """`text` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def as_text(col: str, kind: str) -> str:
@@ -79,10 +58,10 @@ def as_text(col: str, kind: str) -> str:
 def clean_text(text: str) -> str:
     """Trimmed text, blank -> NULL; the regex runs only on text whose first or last character
     is whitespace (two code-point tests are much cheaper than a regex on every value)."""
-    edge = f"unicode({text}) IN ({_WS_CODES}) OR unicode(substr({text}, -1)) IN ({_WS_CODES})"
+    edge = f"unicode({text}) IN ({SPACE_CODES}) OR unicode(substr({text}, -1)) IN ({SPACE_CODES})"
     return (
         f"CASE WHEN {text} = '' THEN NULL WHEN {edge} "
-        f"THEN nullif(regexp_replace({text}, '^{_WS}+|{_WS}+$', '', 'g'), '') ELSE {text} END"
+        f"THEN nullif({strip(text)}, '') ELSE {text} END"
     )
 
 
@@ -90,8 +69,8 @@ def blank(text: str) -> str:
     """True where `text` is NULL, empty or only whitespace (no regex unless it starts with
     whitespace)."""
     return (
-        f"({text} IS NULL OR {text} = '' OR (unicode({text}) IN ({_WS_CODES}) "
-        f"AND regexp_matches({text}, '^{_WS}+$')))"
+        f"({text} IS NULL OR {text} = '' OR (unicode({text}) IN ({SPACE_CODES}) "
+        f"AND regexp_matches({text}, '^{SPACE}+$')))"
     )
 
 
