@@ -27,7 +27,6 @@ __all__ = [
     "TS_EXPECTED",
     "SchemaError",
     "Validated",
-    "blank_to_na",
     "parse_numbers",
     "parse_timestamps",
     "validate",
@@ -59,14 +58,6 @@ class Validated:
             "rejected": len(self.rejects),
             **{f"rejected[{k}]": int(v) for k, v in sorted(kinds.items())},
         }
-
-
-def blank_to_na(s: pd.Series) -> pd.Series:
-    """Strip strings and turn empty ones into missing values."""
-    if s.dtype == object or pd.api.types.is_string_dtype(s):
-        s = s.astype("string").str.strip()
-        return s.mask(s == "")
-    return s
 
 
 def parse_timestamps(s: pd.Series) -> pd.Series:

@@ -15,7 +15,6 @@ from types import TracebackType
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
@@ -87,18 +86,12 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    def arrow(self, sql: str) -> pa.Table:
-        """The result of the SELECT `sql` (DuckDB dialect) as an Arrow table."""
-
     def write_parquet(self, sql: str, path: Path) -> int:
         """Write the result of `sql` to the Parquet file `path`; returns the rows written.
 
         Every BIGINT column named `<x>_us` is written as the timestamp column `<x>` in China
-        time (the files' format for every reader of the store).
+        time (:func:`store_schema`, the files' format for every reader of the store).
         """
-        table = to_store_times(self.arrow(sql))
-        pq.write_table(table, path)
-        return table.num_rows
 
     @abstractmethod
     def column_types(self, name: str) -> dict[str, str]:

@@ -64,9 +64,6 @@ class DuckEngine(Engine):
             """
         )
 
-    def arrow(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).to_arrow_table()
-
     def write_parquet(self, sql: str, path: Path) -> int:
         """COPY in parallel; the Arrow schema in the file's metadata gives readers China time."""
         rel = self.con.sql(sql)

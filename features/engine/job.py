@@ -1,8 +1,9 @@
-"""The feature job's relational steps on an engine: register inputs, resolve identity, attach
-user ids to events, and turn the matrix triples into CSR matrices.
+"""The feature job's relational steps on an engine: identity over the validated tables, user
+ids attached to events, members, notes and group leaders, the catalogue, and the matrix
+triples made CSR matrices.
 
-Pandas holds only what goes in (the validated tables) and what comes back (the identity
-table, each event's user ids, one profile row per user, the aggregated triples).
+What comes back to pandas: the identity table (with merges and suspicious identifiers) and
+the aggregated triples.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from features.engine.triples_sql import (
 from features.identity import ABSORBED, FIRST_SEEN, KEPT, KEY, Identity
 from features.matrix import BasketCol, IdMap, Interactions
 from features.schema import CHINA_TZ, Col
-
-REFERRER_USER_ID = "referrer_user_id"
 
 
 def to_us(ts: pd.Series | None, n: int) -> pd.Series:
@@ -50,58 +49,39 @@ def _s(values: pd.Series | None, n: int) -> pd.Series:
     return pd.Series(values.to_numpy(), dtype="string")
 
 
-def register_inputs(
+def resolve_in_engine(
     engine: Engine,
-    events: pd.DataFrame,
-    links: pd.DataFrame | None,
-    extra_ids: list[pd.DataFrame],
-    extra_refs: list[pd.Series],
-    previous: pd.DataFrame | None,
-) -> None:
-    """Put the validated inputs the relational steps read into the engine.
+    seen: pd.DataFrame,
+    links: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+    max_people_per_identifier: int | None = None,
+) -> Identity:
+    """The job's identity SQL on given frames (the identity rules' tests).
 
-    `extra_ids` are frames of identifiers seen outside events (id_type, id_value and, when
-    known, first_seen); `extra_refs` are `type:value` references (group leaders).
+    `seen` has columns id_key (`type:value`), first_seen: every identifier, as if seen
+    outside events; `links` has the identity_links columns; `previous` is an earlier
+    identity table.
     """
-    n = len(events)
+    parts = seen[KEY].astype("string").str.split(":", n=1)
+    n, nl = len(seen), 0 if links is None else len(links)
+    none = pd.Series([], dtype="string")
     engine.put(
         "ev",
         pd.DataFrame(
+            {"id_type": none, "id_value": none, "ts_us": to_us(None, 0), "referrer": none}
+        ),
+    )
+    engine.put(
+        "extra_ids",
+        pd.DataFrame(
             {
-                "_row": np.arange(n, dtype=np.int64),
-                "id_type": _s(events.get(Col.ID_TYPE), n),
-                "id_value": _s(events.get(Col.ID_VALUE), n),
-                "ts_us": to_us(events.get(Col.TS), n),
-                "event_type": _s(events.get(Col.EVENT_TYPE), n),
-                "item_id": _s(events.get(Col.ITEM_ID), n),
-                "order_id": _s(events.get(Col.ORDER_ID), n),
-                "amount": pd.Series(
-                    events[Col.AMOUNT].to_numpy(np.float64)
-                    if Col.AMOUNT in events.columns
-                    else np.full(n, np.nan),
-                    dtype="float64",
-                ),
-                "referrer": _s(events.get(Col.REFERRER), n),
+                "id_type": _s(parts.str[0], n),
+                "id_value": _s(parts.str[1], n),
+                "ts_us": to_us(seen[FIRST_SEEN], n),
             }
         ),
     )
-    ids = [
-        pd.DataFrame(
-            {
-                "id_type": _s(t[Col.ID_TYPE], len(t)),
-                "id_value": _s(t[Col.ID_VALUE], len(t)),
-                "ts_us": to_us(t.get(FIRST_SEEN), len(t)),
-            }
-        )
-        for t in extra_ids
-    ]
-    engine.put("extra_ids", pd.concat([_empty_ids(), *ids], ignore_index=True))
-    refs = [pd.Series(r.dropna().to_numpy(), dtype="string") for r in extra_refs]
-    engine.put(
-        "extra_refs",
-        pd.DataFrame({"referrer": pd.concat([pd.Series([], dtype="string"), *refs])}),
-    )
-    nl = 0 if links is None else len(links)
+    engine.put("extra_refs", pd.DataFrame({"referrer": none}))
     engine.put(
         "links",
         pd.DataFrame(
@@ -113,40 +93,7 @@ def register_inputs(
         ),
     )
     put_previous(engine, previous)
-
-
-def resolve_in_engine(
-    engine: Engine,
-    seen: pd.DataFrame,
-    links: pd.DataFrame | None = None,
-    previous: pd.DataFrame | None = None,
-    max_people_per_identifier: int | None = None,
-) -> Identity:
-    """:func:`features.identity.resolve`'s contract, run in `engine`.
-
-    `seen` has columns id_key (`type:value`), first_seen.
-    """
-    keys = seen[KEY].astype("string")
-    parts = keys.str.split(":", n=1)
-    ids = pd.DataFrame(
-        {
-            Col.ID_TYPE: parts.str[0],
-            Col.ID_VALUE: parts.str[1],
-            FIRST_SEEN: seen[FIRST_SEEN].to_numpy(),
-        }
-    )
-    register_inputs(engine, pd.DataFrame(), links, [ids], [], previous)
     return identity(engine, max_people_per_identifier)
-
-
-def _empty_ids() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id_type": pd.Series([], dtype="string"),
-            "id_value": pd.Series([], dtype="string"),
-            "ts_us": pd.Series([], dtype="Int64"),
-        }
-    )
 
 
 def identity(engine: Engine, max_people_per_identifier: int | None) -> Identity:

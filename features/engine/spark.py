@@ -120,10 +120,6 @@ class SparkEngine(Engine):
         sdf.createOrReplaceTempView(name)
         self._views.append(name)
 
-    def arrow(self, sql: str) -> pa.Table:
-        out: pa.Table = self.spark.sql(render(sql, self.dialect)).toArrow()  # type: ignore[attr-defined]
-        return out
-
     def write_parquet(self, sql: str, path: Path) -> int:
         """Spark writes its part files (in the query's order); they are joined into `path`.
 
