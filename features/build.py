@@ -337,7 +337,7 @@ def _stop_without_events(
     outputs.write_rejects(engine, out, "events", raws["events"].unreadable)
     path = store.rejects_path(out, "events")
     n = counts["events"]["read"]
-    reasons = reject_reasons(pd.read_csv(path, dtype=str)) if n else ""
+    reasons = reject_reasons(counts["events"])
     raise LinliInputError(
         f"no valid event rows (read {n}, rejected {n}{': ' + reasons if reasons else ''})",
         file=(raws["events"].sources or [str(out)])[0],
@@ -352,12 +352,11 @@ def reject_rates(tables: dict[str, dict[str, Any]]) -> dict[str, float]:
     return {t: round(c["rejected"] / c["read"], 4) for t, c in tables.items() if c["read"]}
 
 
-def reject_reasons(rejects: pd.DataFrame, top: int = 2) -> str:
-    """The most common reject reasons (their kind), for a one-line message."""
-    if rejects.empty:
-        return ""
-    kinds = rejects[Col.REASON].astype(str).str.split(":", n=1).str[0].value_counts()
-    return "; ".join(f"{k} x{v}" for k, v in kinds.head(top).items())
+def reject_reasons(counts: dict[str, Any], top: int = 2) -> str:
+    """The most common reject reasons (their kind) of a table's counts, for a one-line message."""
+    kinds = {k[len("rejected[") : -1]: v for k, v in counts.items() if k.startswith("rejected[")}
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{k} x{v}" for k, v in ranked[:top])
 
 
 def check_reject_rates(summary: dict[str, Any], max_rate: float) -> None:

@@ -65,7 +65,7 @@ def read_file_encoded(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str | Non
     name = path.name
     try:
         if name.endswith(".parquet"):
-            return pd.read_parquet(path), _no_bad(), None
+            return pd.read_parquet(path), no_unreadable_lines(), None
         if name.endswith(".jsonl"):
             enc = detect_encoding(path)
             return (*_read_jsonl(path, enc), enc)
@@ -133,7 +133,8 @@ def detect_encoding(path: Path) -> str:
     )
 
 
-def _no_bad() -> pd.DataFrame:
+def no_unreadable_lines() -> pd.DataFrame:
+    """An empty table of unreadable lines (_raw_line, reason)."""
     return pd.DataFrame(
         {_RAW_LINE: pd.Series(dtype="string"), Col.REASON: pd.Series(dtype="string")}
     )
@@ -142,7 +143,7 @@ def _no_bad() -> pd.DataFrame:
 def _read_csv(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, pd.DataFrame]:
     opts = dict(dtype=str, keep_default_na=False, encoding=encoding)
     try:
-        return pd.read_csv(path, **opts), _no_bad()  # type: ignore[call-overload]
+        return pd.read_csv(path, **opts), no_unreadable_lines()  # type: ignore[call-overload]
     except pd.errors.ParserError:
         pass
     bad: list[list[str]] = []
@@ -165,7 +166,7 @@ def _read_csv(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, pd.Dat
 
 def _read_jsonl(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
-        return pd.read_json(path, lines=True, dtype=False, encoding=encoding), _no_bad()
+        return pd.read_json(path, lines=True, dtype=False, encoding=encoding), no_unreadable_lines()
     except ValueError:
         pass
     rows, bad = [], []
@@ -231,7 +232,7 @@ def read_table_text(
 
     `encodings` receives the text encoding of every text file read.
     """
-    frames, unreadable = [], [_no_bad()]
+    frames, unreadable = [], [no_unreadable_lines()]
     for p in paths:
         rows, bad, enc = read_file_encoded(p)
         if enc is not None:

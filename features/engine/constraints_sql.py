@@ -92,11 +92,14 @@ def resolve_constraints(engine: Engine, rules: dict[str, Any]) -> None:
     )
 
 
+def sorted_constraints_sql() -> str:
+    """`constraints_t` in the store's order: by user, item, tag."""
+    return f"SELECT user_id, item_id, tag FROM {CONSTRAINTS} ORDER BY user_id, item_id, tag"
+
+
 def fetch_constraints(engine: Engine) -> pd.DataFrame:
     """`constraints_t` sorted by user, item and tag (user_id, item_id, tag)."""
-    t = engine.fetch(
-        f"SELECT user_id, item_id, tag FROM {CONSTRAINTS} ORDER BY user_id, item_id, tag"
-    )
+    t = engine.fetch(sorted_constraints_sql())
     if t.empty:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in CONSTRAINT_COLUMNS})
     return pd.DataFrame(

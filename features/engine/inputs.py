@@ -21,6 +21,7 @@ from features.load import (
     check_columns,
     column_name,
     find_table,
+    no_unreadable_lines,
     read_table_text,
     unreadable_file,
 )
@@ -35,7 +36,8 @@ class RawTable:
 
     name: str
     sources: list[str]
-    unreadable: pd.DataFrame  # _raw_line, reason: lines no reader could split into fields
+    # _raw_line, reason: lines no reader could split into fields
+    unreadable: pd.DataFrame = field(default_factory=no_unreadable_lines)
     encodings: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,9 +100,6 @@ def load_raw(
         name=raw_name(spec.name),
         sources=[str(p) for p in paths]
         + ([extra_source or "extra rows"] if extra is not None else []),
-        unreadable=pd.DataFrame(
-            {"_raw_line": pd.Series(dtype="string"), "reason": pd.Series(dtype="string")}
-        ),
     )
     only_parquet = extra is None and all(p.name.endswith(".parquet") for p in paths)
     if not (only_parquet and _read_parquet(engine, spec, paths)):

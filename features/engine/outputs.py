@@ -15,7 +15,9 @@ import pandas as pd
 
 from features import store_layout as store
 from features.engine.base import ROW, Engine
+from features.engine.constraints_sql import sorted_constraints_sql
 from features.engine.sql_text import buy_types
+from features.engine.tags_sql import sorted_tags_sql
 from features.matrix import USER_FEATURE_EXCLUDED
 
 log = logging.getLogger(__name__)
@@ -75,9 +77,8 @@ def write_tables(engine: Engine, out: Path, present: set[str]) -> dict[str, int]
         store.BASKETS: baskets_sql(),
         store.ITEMS: "SELECT * FROM items_c ORDER BY item_id",
         store.USERS: users_sql(),
-        store.TAGS: "SELECT user_id, tag, source, detail FROM tags_t ORDER BY user_id, source, tag",
-        store.CONSTRAINTS: "SELECT user_id, item_id, tag FROM constraints_t "
-        "ORDER BY user_id, item_id, tag",
+        store.TAGS: sorted_tags_sql(),
+        store.CONSTRAINTS: sorted_constraints_sql(),
     }
     for table, (name, path) in OPTIONAL_TABLES.items():
         if name in present:

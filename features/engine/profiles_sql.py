@@ -1,7 +1,7 @@
 """User profiles in the engine: recency, frequency, monetary, AOV and activity span (RFM).
 
-Input table: `ev_u` (user_id, ts_us, event_type, order_id, amount). The definition is that of
-:func:`features.tags.rfm`; value tiers and tags are computed from it in pandas.
+Input table: `ev_u` (user_id, ts_us, event_type, order_id, amount). Value tiers and tags are
+computed from it by :mod:`features.engine.tags_sql`.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def tiers_sql(rules: dict[str, Any]) -> str:
 
 
 def build_tiers(engine: Engine, rules: dict[str, Any]) -> None:
-    """Table `tiers_t` from `profile` (the semantics of :func:`features.tags.value_tiers`)."""
+    """Table `tiers_t` from `profile` (the semantics of the pandas `value_tiers` it replaced)."""
     engine.create(TIERS, tiers_sql(rules), keep=True)
 
 
@@ -316,7 +316,7 @@ def tags_sql(rules: dict[str, Any], manual: str) -> str:
 
 
 def build_tags(engine: Engine, rules: dict[str, Any]) -> None:
-    """Tables `tiers_t` and `tags_t` (the semantics of :func:`features.tags.build_tags`)."""
+    """Tables `tiers_t` and `tags_t` (the semantics of the pandas `build_tags` they replaced)."""
     build_tiers(engine, rules)
     av = rules["aov"]
     engine.create(
@@ -328,9 +328,12 @@ def build_tags(engine: Engine, rules: dict[str, Any]) -> None:
     engine.create(TAGS, tags_sql(rules, _manual_sql(engine)), keep=True)
 
 
+def sorted_tags_sql() -> str:
+    """`tags_t` in the store's order: by user, source, tag."""
+    return f"SELECT user_id, tag, source, detail FROM {TAGS} ORDER BY user_id, source, tag"
+
+
 def fetch_tags(engine: Engine) -> pd.DataFrame:
-    """`tags_t` as :func:`features.tags.build_tags` returns it: sorted by user, source, tag."""
-    t = engine.fetch(
-        f"SELECT user_id, tag, source, detail FROM {TAGS} ORDER BY user_id, source, tag"
-    )
+    """`tags_t` as the old pandas `build_tags` returned it (tests/tags_oracle.py), sorted."""
+    t = engine.fetch(sorted_tags_sql())
     return pd.DataFrame({c: t[c].astype("str") for c in TAG_COLUMNS})
