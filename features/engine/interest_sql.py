@@ -1,11 +1,12 @@
 """Interest tags in the engine: search, comment and chat text segmented by jieba.
 
-The definition is that of the pandas interest tags it replaced (tests/tags_oracle.py). Each
-distinct text goes through jieba once (a vectorised UDF,
-:meth:`features.engine.base.Engine.register_tokens`); its keyword hits are joined back to the events. Input: `ev_u`; output: `interest_t`
-(user_id, tag, detail), e.g. `interest:fitness`, "mentioned 减脂、鸡胸肉 (3x)": the first
-five distinct keywords in the order the user wrote them (event ts, then `_row`, then place
-in the text), joined with 、, and the count of all hits.
+The definition is that of the pandas interest tags it replaced (tests/tags_oracle.py).
+Each distinct text goes through jieba once (a vectorised UDF,
+:meth:`features.engine.base.Engine.register_tokens`); its keyword hits are joined back to
+the events. Input: `ev_u`; output: `interest_t` (user_id, tag, detail), e.g.
+`interest:fitness`, "mentioned 减脂、鸡胸肉 (3x)": the first five distinct keywords in the
+order the user wrote them (event ts, then `_row`, then place in the text), joined with 、,
+and the count of all hits.
 """
 
 from __future__ import annotations
