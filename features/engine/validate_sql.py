@@ -7,11 +7,11 @@ unparseable timestamp, unparseable number, negative number; then a field require
 row's event_type; then a key repeated among otherwise valid rows (the first, smallest `_row`,
 is kept). Strings are trimmed (Python's whitespace, as ``str.strip``) and blank is missing.
 
-:func:`checked_sql` is the one SELECT over the raw table computing every value and reason.
-It runs twice, never materialised whole: once for the rows with a reason (`<clean>_bad`, with
-the repeated keys found by a window over `_row`, the key and the reason), once for the clean
-rows (every row not in `<clean>_bad`). Rejects join the raw table with `<clean>_bad`.
-Whitespace is trimmed by a regex only where a value's first or last character is whitespace,
+:func:`checked_sql` is the one SELECT over the raw table computing every value and reason;
+its result is held (`<clean>_checked`). The rows to reject (`<clean>_bad`) are those with a
+reason and the repeats of a key among the others (found by grouping on the key); the clean
+table is a view of the held rows without them, and the rejects join the raw table with them.
+Whitespace is trimmed by a regex only where a value's first or last character may be whitespace,
 and a typed column's text is built only for the reason of a rejected row; typed numbers and
 timestamps are not parsed. Timestamps: :mod:`features.engine.timestamps_sql`.
 """
@@ -19,7 +19,14 @@ timestamps are not parsed. Timestamps: :mod:`features.engine.timestamps_sql`.
 from __future__ import annotations
 
 from features.engine.base import ROW, Engine
-from features.engine.sql_text import SPACE, SPACE_CODES, lit, quote, strip
+from features.engine.sql_text import (
+    SPACE,
+    lit,
+    may_have_space_at_edge,
+    may_start_with_space,
+    quote,
+    strip,
+)
 from features.engine.timestamps_sql import (
     TS_EXPECTED,
     text_stage1,
@@ -57,10 +64,9 @@ def as_text(col: str, kind: str) -> str:
 
 def clean_text(text: str) -> str:
     """Trimmed text, blank -> NULL; the regex runs only on text whose first or last character
-    is whitespace (two code-point tests are much cheaper than a regex on every value)."""
-    edge = f"unicode({text}) IN ({SPACE_CODES}) OR unicode(substr({text}, -1)) IN ({SPACE_CODES})"
+    may be whitespace (comparisons of the edges cost far less than a regex on every value)."""
     return (
-        f"CASE WHEN {text} = '' THEN NULL WHEN {edge} "
+        f"CASE WHEN {text} = '' THEN NULL WHEN {may_have_space_at_edge(text)} "
         f"THEN nullif({strip(text)}, '') ELSE {text} END"
     )
 
@@ -69,7 +75,7 @@ def blank(text: str) -> str:
     """True where `text` is NULL, empty or only whitespace (no regex unless it starts with
     whitespace)."""
     return (
-        f"({text} IS NULL OR {text} = '' OR (unicode({text}) IN ({SPACE_CODES}) "
+        f"({text} IS NULL OR {text} = '' OR ({may_start_with_space(text)} "
         f"AND regexp_matches({text}, '^{SPACE}+$')))"
     )
 
@@ -207,9 +213,11 @@ def repeated_reason(spec: TableSpec) -> str:
     return f"repeated {'/'.join(spec.key)}: same record as an earlier row, kept once"
 
 
-def checked_sql(spec: TableSpec, raw: str, types: dict[str, str]) -> tuple[str, list[str]]:
-    """The one-pass SELECT over `raw`: `_row`, the clean columns, the keys `_k<j>` and the
-    reason `_reason` (before the key dedupe); and the clean columns' names."""
+def checked_sql(
+    spec: TableSpec, raw: str, types: dict[str, str]
+) -> tuple[str, list[str], list[str]]:
+    """The one-pass SELECT over `raw`: `_row`, the clean columns, the keys and the reason
+    `_reason` (before the key dedupe); the clean columns' names and the keys' names."""
     plan = _Plan(spec, types)
     extras = [c for c in types if c not in spec.column_names]
     first = [ROW, *plan.first, *(f"{clean_text(as_text(quote(c), types[c]))} AS _x{j}"
@@ -221,21 +229,30 @@ def checked_sql(spec: TableSpec, raw: str, types: dict[str, str]) -> tuple[str, 
     q = _stage(plan.final, q, "_d")
     outs = [plan.out_column(i, cs) for i, cs in enumerate(spec.columns)]
     outs += [f"_x{j} AS {quote(c)}" for j, c in enumerate(extras)]
-    keys = [f"{plan.v(k)} AS _k{j}" for j, k in enumerate(spec.key)]
+    names = [o.split(" AS ")[-1] for o in outs]
+    keys, key_names = [], []
+    for j, k in enumerate(spec.key):  # a text column is its own key; others key by their text
+        if spec.columns[spec.column_names.index(k)].kind in ("string", "enum"):
+            key_names.append(quote(k))
+        else:
+            keys.append(f"{plan.v(k)} AS _k{j}")
+            key_names.append(f"_k{j}")
     reason = f"coalesce({', '.join(plan.checks)})" if plan.checks else "CAST(NULL AS VARCHAR)"
     sql = f"SELECT {', '.join([ROW, *outs, *keys])}, {reason} AS _reason FROM ({q}) _e"
-    return sql, [o.split(" AS ")[-1] for o in outs]
+    return sql, names, key_names
 
 
 def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, rejects: str) -> None:
-    """Create tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
+    """Tables `clean` and `rejects` from the raw table `raw` (see the module docstring).
 
     `raw` holds `_row` and the file's columns; `clean` gets `_row`, every spec column (a
     timestamp as `<name>_us`), then the extra columns as text; `rejects` gets `_row`, the
     raw columns as text (untrimmed) and `reason`.
 
-    Three passes over `raw`: the rows with a reason, repeated keys included (a window over
-    `_row`, the key and the reason); the clean rows (every other row); the rejects.
+    One pass over `raw` computes every value and reason (`<clean>_checked`, held); the rows
+    to reject, `<clean>_bad`, are those with a reason and the repeats of a key among the
+    others; `clean` is a view of the held rows without them, and `rejects` the raw rows with
+    them.
     """
     types = {c: k for c, k in engine.column_types(raw).items() if c != ROW}
     missing = [c for c in spec.required_columns if c not in types]
@@ -245,30 +262,27 @@ def validate_table(engine: Engine, spec: TableSpec, raw: str, clean: str, reject
             column=missing[0],
             hint="add the column (see SCHEMA.md)",
         )
-    checked, names = checked_sql(spec, raw, types)
-    bad = f"{clean}_bad"
-    reason = "_reason"
-    reasons = f"SELECT {ROW}, _reason FROM ({checked}) _k"
-    if spec.key:  # the first of the valid rows per key is kept; the window also stops the
-        # optimiser from copying the checks into the filter above it
-        keys = ", ".join(f"_k{j}" for j in range(len(spec.key)))
-        reasons = (
-            f"SELECT {ROW}, _reason, row_number() OVER (PARTITION BY {keys}, _reason IS NULL "
-            f"ORDER BY {ROW}) AS _rn FROM ({checked}) _k"
-        )
-        reason = f"coalesce(_reason, CASE WHEN _rn > 1 THEN {lit(repeated_reason(spec))} END)"
-    engine.create(
-        bad,
-        f"SELECT {ROW}, reason FROM (SELECT {ROW}, {reason} AS reason FROM ({reasons}) _r) _b "
-        "WHERE reason IS NOT NULL",
-        keep=True,
-    )
+    sql, names, keys = checked_sql(spec, raw, types)
+    checked, bad = f"{clean}_checked", f"{clean}_bad"
+    engine.create(checked, sql, keep=True)
+    bad_rows = f"SELECT {ROW}, _reason AS reason FROM {checked} WHERE _reason IS NOT NULL"
+    if keys:  # of the valid rows sharing a key, the first (smallest `_row`) is kept
+        on = " AND ".join(f"c.{k} IS NOT DISTINCT FROM f.{k}" for k in keys)
+        bad_rows += f"""
+            UNION ALL
+            SELECT c.{ROW}, {lit(repeated_reason(spec))} AS reason
+            FROM {checked} c
+            JOIN (SELECT {", ".join(keys)}, min({ROW}) AS _first FROM {checked}
+                  WHERE _reason IS NULL GROUP BY {", ".join(keys)} HAVING count(*) > 1) f
+                ON {on}
+            WHERE c._reason IS NULL AND c.{ROW} > f._first
+        """
+    engine.create(bad, bad_rows, keep=True)
     cols = ", ".join(f"c.{n}" for n in names)
-    engine.create(
+    engine.view(
         clean,
-        f"SELECT c.{ROW}, {cols} FROM ({checked}) c "
+        f"SELECT c.{ROW}, {cols} FROM {checked} c "
         f"LEFT JOIN {bad} b ON b.{ROW} = c.{ROW} WHERE b.{ROW} IS NULL",
-        keep=True,
     )
     raw_cols = [c for c in types if c != Col.REASON]
     texts = [f"{as_text('r.' + quote(c), types[c])} AS {quote(c)}" for c in raw_cols]
