@@ -302,6 +302,24 @@ def test_iso_timestamps_parse_as_pandas_reads_them(duck: Engine, texts: list[str
     assert parsed_us(duck, texts) == [_oracle_us(t) for t in texts]
 
 
+_SPACES = [c for c in map(chr, range(0x3001)) if c.isspace()]
+_spaces = st.lists(st.sampled_from(_SPACES), max_size=2).map("".join)
+_edge_text = st.tuples(_spaces, st.text(st.characters(codec="utf-8"), max_size=3), _spaces).map(
+    "".join
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_edge_text, min_size=1, max_size=30))
+def test_text_is_trimmed_as_python_strip_trims_it(duck: Engine, texts: list[str]) -> None:
+    """Whatever whitespace (every character str.isspace() knows) sits at either edge."""
+    spec = TableSpec(name="t", columns=(ColumnSpec("s", required=True),))
+    clean, rejects, _ = _table_result(duck, pd.DataFrame({"s": texts}, dtype="string"), spec)
+    kept = dict(zip(clean["_row"], clean["s"], strict=True))
+    assert {r: t.strip() for r, t in enumerate(texts) if t.strip()} == kept
+    assert set(rejects["_row"]) == {r for r, t in enumerate(texts) if not t.strip()}
+
+
 def test_parse_timestamps_helper_runs_the_sql() -> None:
     ts = parse_timestamps(pd.Series(["2026-05-01 10:00:00", "2026-05-01T02:00:00Z", "x"]))
     assert ts.iloc[0] == ts.iloc[1] and pd.isna(ts.iloc[2])
