@@ -71,7 +71,11 @@ class Engine(ABC):
 
     @abstractmethod
     def view(self, name: str, sql: str) -> None:
-        """Name the SELECT `sql` (DuckDB dialect) `name`, computed anew wherever it is read."""
+        """Name the SELECT `sql` (DuckDB dialect) `name`, computed where it is read, not now.
+
+        An engine holding tables in memory keeps it a view (DuckDB: no copy of a wide table);
+        one whose views recompute their whole lineage may hold it once first read (Spark).
+        """
 
     @abstractmethod
     def fetch(self, sql: str) -> pd.DataFrame:

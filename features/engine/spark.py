@@ -75,7 +75,8 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> obj
 
 
 class SparkEngine(Engine):
-    """Spark SQL over temporary views; each created table is checkpointed (no growing lineage)."""
+    """Spark SQL over temporary views: a table asked to be kept is checkpointed (computed now,
+    no growing lineage); any other created table is cached where first read."""
 
     name = "spark"
     dialect = "spark"
@@ -92,12 +93,14 @@ class SparkEngine(Engine):
 
     def create(self, name: str, sql: str, keep: bool = False) -> None:
         sdf = self.spark.sql(render(sql, self.dialect))  # type: ignore[attr-defined]
-        if keep:  # computed now, lineage cut: iterations do not grow the plan
-            sdf = sdf.localCheckpoint(eager=True)
+        # kept: computed now, lineage cut (iterations do not grow the plan); else computed
+        # where first read, then held (memory, spilling to disk) for the other readers
+        sdf = sdf.localCheckpoint(eager=True) if keep else sdf.cache()
         sdf.createOrReplaceTempView(name)
         self._views.append(name)
 
     def view(self, name: str, sql: str) -> None:
+        """A cached table: Spark recomputes a view's whole lineage wherever it is read."""
         self.create(name, sql)
 
     def fetch(self, sql: str) -> pd.DataFrame:
@@ -169,6 +172,7 @@ class SparkEngine(Engine):
         for v in set(self._views):
             catalog.dropTempView(v)
         self._views.clear()
+        catalog.clearCache()
 
 
 _NUMBER_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
