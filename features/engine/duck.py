@@ -121,7 +121,7 @@ def duck_kind(type_name: str) -> str:
         return "string"
     if t.lstrip("U") in _NUMBER_TYPES or t.startswith("DECIMAL"):
         return "number"
-    if t in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+    if "WITH TIME ZONE" in t or t.startswith("TIMESTAMPTZ"):  # TIMESTAMPTZ, TIMESTAMPTZ_NS
         return "timestamptz"
     if t.startswith("TIMESTAMP"):  # TIMESTAMP, TIMESTAMP_NS / _MS / _S
         return "timestamp"

@@ -148,10 +148,10 @@ def text_us(p: str) -> str:
 def typed_us(col: str, kind: str) -> str:
     """The UTC microseconds of a typed column: 'timestamp' (China wall time), 'timestamptz'
     or 'number' (epoch seconds or integral milliseconds); NULL when out of range."""
-    if kind == "timestamptz":
-        return in_range(f"epoch_us({col})")
+    if kind == "timestamptz":  # the casts make any unit (s, ms, ns) microseconds
+        return in_range(f"epoch_us(CAST({col} AS TIMESTAMPTZ))")
     if kind == "timestamp":
-        return f"({in_range(f'epoch_us({col})')} - {CHINA_OFFSET_S * 1000000})"
+        return f"({in_range(f'epoch_us(CAST({col} AS TIMESTAMP))')} - {CHINA_OFFSET_S * 1000000})"
     if kind == "number":
         v = f"CAST({col} AS DOUBLE)"
         return (

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,9 +27,10 @@ from hypothesis import strategies as st
 from experiments.checks.corrupt import corrupt_dir
 from features.engine.base import Engine
 from features.engine.duck import DuckEngine
+from features.engine.inputs import load_raw
 from features.engine.validate_sql import validate_table, validation_counts
 from features.load import read_file
-from features.schema import EVENTS, TABLES, ColumnSpec, TableSpec
+from features.schema import CHINA_TZ, EVENTS, TABLES, ColumnSpec, TableSpec
 from features.synth import SynthConfig, generate, write_world
 from features.validate import parse_timestamps
 
@@ -260,6 +263,24 @@ def test_typed_columns_need_no_text(duck: Engine) -> None:
     naive = raw.assign(ts=pd.Series([pd.Timestamp("2026-05-01 10:00:00")] * 4))
     clean, _ = run(duck, naive, EVENTS)
     assert clean["ts_us"].tolist() == [when.value // 1000] * 2  # China wall time
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai", None])
+def test_parquet_timestamps_of_any_unit_and_zone_are_read_as_instants(
+    duck: Engine, tmp_path: Path, unit: str, tz: str | None
+) -> None:
+    """pandas writes nanoseconds; other writers seconds or milliseconds; naive is China time."""
+    when = pd.Timestamp("2026-05-01T02:00:00Z")
+    ts = pa.array([when.tz_convert(tz) if tz else when.tz_convert(CHINA_TZ).tz_localize(None)])
+    events = pa.table({"event_id": ["a"], "ts": ts.cast(pa.timestamp(unit, tz=tz)),
+                       "event_type": ["search"], "id_type": ["wecom"], "id_value": ["w"]})  # fmt: skip
+    pq.write_table(events, tmp_path / "events.parquet")
+    raw = load_raw(duck, tmp_path, EVENTS)
+    assert raw is not None
+    n = next(_names)
+    validate_table(duck, EVENTS, raw.name, f"clean{n}", f"rej{n}")
+    assert duck.fetch(f"SELECT ts_us FROM clean{n}")["ts_us"].tolist() == [when.value // 1000]
 
 
 def test_counts_have_the_keys_of_validated_counts(duck: Engine) -> None:
