@@ -56,6 +56,7 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> obj
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
+        .config("spark.sql.legacy.parquet.nanosAsLong", "true")  # see _nanosecond_columns
         .config("spark.driver.memory", os.environ.get("LINLI_SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.ui.showConsoleProgress", "false")
         # short jobs on few cores: the quick JIT tier starts faster than full optimisation
@@ -116,6 +117,9 @@ class SparkEngine(Engine):
         parts = []
         for i, path in enumerate(paths):
             df = self.spark.read.parquet(str(path))  # type: ignore[attr-defined]
+            for c, utc in _nanosecond_columns(path).items():  # read as nanoseconds since epoch
+                us = F.timestamp_micros(F.floor(F.col(f"`{c}`") / 1000).cast("bigint"))
+                df = df.withColumn(c, us if utc else us.cast("timestamp_ntz"))
             row = (F.lit(i).cast("bigint") * F.lit(1 << ROW_BITS)) + F.col("_metadata.row_index")
             keep = [F.col(f"`{c}`").alias(columns[c]) for c in df.columns if c in columns]
             parts.append(df.select(row.alias(ROW), *keep))
@@ -173,6 +177,17 @@ class SparkEngine(Engine):
             catalog.dropTempView(v)
         self._views.clear()
         catalog.clearCache()
+
+
+def _nanosecond_columns(path: Path) -> dict[str, bool]:
+    """Columns of a Parquet file holding nanosecond timestamps (pandas' default), each with
+    whether it is an instant: Spark reads them only as numbers (`nanosAsLong`)."""
+    schema = pq.read_schema(path)
+    return {
+        f.name: f.type.tz is not None
+        for f in schema
+        if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+    }
 
 
 _NUMBER_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")

@@ -271,16 +271,23 @@ def test_parquet_timestamps_of_any_unit_and_zone_are_read_as_instants(
     duck: Engine, tmp_path: Path, unit: str, tz: str | None
 ) -> None:
     """pandas writes nanoseconds; other writers seconds or milliseconds; naive is China time."""
-    when = pd.Timestamp("2026-05-01T02:00:00Z")
-    ts = pa.array([when.tz_convert(tz) if tz else when.tz_convert(CHINA_TZ).tz_localize(None)])
+    assert _parquet_ts_us(duck, tmp_path, unit, tz) == [WHEN.value // 1000]
+
+
+WHEN = pd.Timestamp("2026-05-01T02:00:00Z")
+
+
+def _parquet_ts_us(engine: Engine, folder: Path, unit: str, tz: str | None) -> list[int]:
+    """The instant the job reads from an events.parquet whose `ts` is WHEN in `unit` and `tz`."""
+    ts = pa.array([WHEN.tz_convert(tz) if tz else WHEN.tz_convert(CHINA_TZ).tz_localize(None)])
     events = pa.table({"event_id": ["a"], "ts": ts.cast(pa.timestamp(unit, tz=tz)),
                        "event_type": ["search"], "id_type": ["wecom"], "id_value": ["w"]})  # fmt: skip
-    pq.write_table(events, tmp_path / "events.parquet")
-    raw = load_raw(duck, tmp_path, EVENTS)
+    pq.write_table(events, folder / "events.parquet")
+    raw = load_raw(engine, folder, EVENTS)
     assert raw is not None
     n = next(_names)
-    validate_table(duck, EVENTS, raw.name, f"clean{n}", f"rej{n}")
-    assert duck.fetch(f"SELECT ts_us FROM clean{n}")["ts_us"].tolist() == [when.value // 1000]
+    validate_table(engine, EVENTS, raw.name, f"clean{n}", f"rej{n}")
+    return [int(u) for u in engine.fetch(f"SELECT ts_us FROM clean{n}")["ts_us"]]
 
 
 def test_counts_have_the_keys_of_validated_counts(duck: Engine) -> None:
@@ -472,7 +479,7 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_spark_gives_exactly_the_duckdb_result_on_the_corrupted_world(
-    duck: Engine, spark: object, worlds: dict[str, Path]
+    duck: Engine, spark: object, worlds: dict[str, Path], tmp_path: Path
 ) -> None:
     from features.engine.spark import SparkEngine
 
@@ -491,4 +498,7 @@ def test_spark_gives_exactly_the_duckdb_result_on_the_corrupted_world(
         d = _table_result(duck, raw, spec)
         s = _table_result(engine, raw, spec)
         assert _same(d[0], s[0]) and _same(d[1], s[1]) and d[2] == s[2], spec.name
+    for tz in ("UTC", None):  # Spark reads nanosecond timestamps only as numbers
+        (tmp_path / str(tz)).mkdir()
+        assert _parquet_ts_us(engine, tmp_path / str(tz), "ns", tz) == [WHEN.value // 1000]
     engine.close()
