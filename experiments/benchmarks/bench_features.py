@@ -147,24 +147,28 @@ def make_log(n_events: int, out: Path, seed: int = 0) -> Path:
     return data
 
 
-def run_measured(cmd: list[str]) -> tuple[float, int]:
-    """Run `cmd`; (wall seconds, peak resident memory of its whole process tree in bytes)."""
+def run_measured(cmd: list[str], log: Path) -> tuple[float, int]:
+    """Run `cmd` (its stderr to `log`); (wall seconds, peak resident memory of its whole
+    process tree in bytes)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    root = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
+    with log.open("w", encoding="utf-8") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        peak = 0
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
     secs = time.perf_counter() - t0
-    if proc.returncode not in (0,):
-        err = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+    if proc.returncode != 0:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        errors = [x for x in lines if "Error" in x or "Exception" in x] or lines
         raise RuntimeError(
-            f"{' '.join(cmd[:4])} ... exit {proc.returncode}: {err[-1] if err else ''}"
+            f"{' '.join(cmd[:4])} ... exit {proc.returncode}: "
+            f"{errors[-1] if errors else ''} (all of its stderr: {log})"
         )
     return secs, peak
 
@@ -174,7 +178,7 @@ def bench_engine(data: Path, out: Path, engine: str, n_events: int) -> dict[str,
     cmd = [sys.executable, "-m", "features.build", "build", "--data", str(data), "--out", str(out)]
     cmd += ["--engine", engine, "--no-progress", "--no-store"]
     shutil.rmtree(out, ignore_errors=True)  # a cold build: no previous identity
-    secs, peak = run_measured(cmd)
+    secs, peak = run_measured(cmd, out.with_name(out.name + ".stderr.log"))
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     steps = summary["timings_s"]
     return {
