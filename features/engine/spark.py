@@ -29,6 +29,7 @@ from features.errors import LinliInputError
 log = logging.getLogger(__name__)
 
 LOCAL_MASTER = "local[2]"
+CODEGEN_LOGGER = "org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator"
 
 
 def check_master(master: str | None) -> None:
@@ -72,7 +73,18 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> obj
         warnings.simplefilter("ignore", FutureWarning)
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    _quiet_codegen_fallback(session)
     return session
+
+
+def _quiet_codegen_fallback(session: object) -> None:
+    """Silence the code generator's report of a query it could not compile: Spark then runs
+    that query interpreted (the job goes on, right), but the report is an ERROR with a stack
+    trace of hundreds of lines, which reads as a failure of a job that succeeded."""
+    jvm = session.sparkContext._jvm  # type: ignore[attr-defined]
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        CODEGEN_LOGGER, jvm.org.apache.logging.log4j.Level.OFF
+    )
 
 
 class SparkEngine(Engine):
