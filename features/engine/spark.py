@@ -130,7 +130,10 @@ class SparkEngine(Engine):
         for i, path in enumerate(paths):
             df = self.spark.read.parquet(str(path))  # type: ignore[attr-defined]
             for c, utc in _nanosecond_columns(path).items():  # read as nanoseconds since epoch
-                us = F.timestamp_micros(F.floor(F.col(f"`{c}`") / 1000).cast("bigint"))
+                # to the nearest microsecond, halves away from zero (DuckDB's cast), in decimals:
+                # a DOUBLE holds 53 bits and would miss some microseconds by one
+                ns = F.col(f"`{c}`").cast("decimal(20,0)")
+                us = F.timestamp_micros(F.round(ns / F.lit(1000)).cast("bigint"))
                 df = df.withColumn(c, us if utc else us.cast("timestamp_ntz"))
             row = (F.lit(i).cast("bigint") * F.lit(1 << ROW_BITS)) + F.col("_metadata.row_index")
             keep = [F.col(f"`{c}`").alias(columns[c]) for c in df.columns if c in columns]

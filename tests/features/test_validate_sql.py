@@ -265,6 +265,28 @@ def test_typed_columns_need_no_text(duck: Engine) -> None:
     assert clean["ts_us"].tolist() == [when.value // 1000] * 2  # China wall time
 
 
+WHEN = pd.Timestamp("2026-05-01T02:00:00Z")
+# nanoseconds a float division by 1000 floors a microsecond short; and a half microsecond
+FINE = [pd.Timestamp(1777600800125392000, tz="UTC"), pd.Timestamp(1777600800125392500, tz="UTC")]
+
+
+def _parquet_ts_us(
+    engine: Engine, folder: Path, unit: str, tz: str | None, when: pd.Timestamp = WHEN
+) -> list[int]:
+    """The instant the job reads from an events.parquet whose `ts` is `when` in `unit`, `tz`."""
+    local = when.tz_convert(tz) if tz else when.tz_convert(CHINA_TZ).tz_localize(None)
+    ts = pa.array([local.value]).cast(pa.timestamp("ns", tz=tz))  # every nanosecond kept
+    events = pa.table({"event_id": ["a"], "ts": ts.cast(pa.timestamp(unit, tz=tz)),
+                       "event_type": ["search"], "id_type": ["wecom"], "id_value": ["w"]})  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(events, folder / "events.parquet")
+    raw = load_raw(engine, folder, EVENTS)
+    assert raw is not None
+    n = next(_names)
+    validate_table(engine, EVENTS, raw.name, f"clean{n}", f"rej{n}")
+    return [int(u) for u in engine.fetch(f"SELECT ts_us FROM clean{n}")["ts_us"]]
+
+
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai", None])
 def test_parquet_timestamps_of_any_unit_and_zone_are_read_as_instants(
@@ -274,20 +296,9 @@ def test_parquet_timestamps_of_any_unit_and_zone_are_read_as_instants(
     assert _parquet_ts_us(duck, tmp_path, unit, tz) == [WHEN.value // 1000]
 
 
-WHEN = pd.Timestamp("2026-05-01T02:00:00Z")
-
-
-def _parquet_ts_us(engine: Engine, folder: Path, unit: str, tz: str | None) -> list[int]:
-    """The instant the job reads from an events.parquet whose `ts` is WHEN in `unit` and `tz`."""
-    ts = pa.array([WHEN.tz_convert(tz) if tz else WHEN.tz_convert(CHINA_TZ).tz_localize(None)])
-    events = pa.table({"event_id": ["a"], "ts": ts.cast(pa.timestamp(unit, tz=tz)),
-                       "event_type": ["search"], "id_type": ["wecom"], "id_value": ["w"]})  # fmt: skip
-    pq.write_table(events, folder / "events.parquet")
-    raw = load_raw(engine, folder, EVENTS)
-    assert raw is not None
-    n = next(_names)
-    validate_table(engine, EVENTS, raw.name, f"clean{n}", f"rej{n}")
-    return [int(u) for u in engine.fetch(f"SELECT ts_us FROM clean{n}")["ts_us"]]
+def test_nanoseconds_round_to_the_nearest_microsecond(duck: Engine, tmp_path: Path) -> None:
+    got = [_parquet_ts_us(duck, tmp_path / str(i), "ns", "UTC", t) for i, t in enumerate(FINE)]
+    assert got == [[1777600800125392], [1777600800125393]]
 
 
 def test_counts_have_the_keys_of_validated_counts(duck: Engine) -> None:
@@ -499,6 +510,9 @@ def test_spark_gives_exactly_the_duckdb_result_on_the_corrupted_world(
         s = _table_result(engine, raw, spec)
         assert _same(d[0], s[0]) and _same(d[1], s[1]) and d[2] == s[2], spec.name
     for tz in ("UTC", None):  # Spark reads nanosecond timestamps only as numbers
-        (tmp_path / str(tz)).mkdir()
-        assert _parquet_ts_us(engine, tmp_path / str(tz), "ns", tz) == [WHEN.value // 1000]
+        for i, when in enumerate([WHEN, *FINE]):
+            folder = tmp_path / f"{tz}{i}"
+            assert _parquet_ts_us(engine, folder, "ns", tz, when) == _parquet_ts_us(
+                duck, folder, "ns", tz, when
+            )
     engine.close()
