@@ -72,7 +72,7 @@ def clean_text(text: str) -> str:
 
 
 def blank(text: str) -> str:
-    """True where `text` is NULL, empty or only whitespace (no regex unless it starts with
+    """True where `text` is NULL, empty or only whitespace (no regex unless it may start with
     whitespace)."""
     return (
         f"({text} IS NULL OR {text} = '' OR ({may_start_with_space(text)} "
