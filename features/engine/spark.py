@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -29,6 +30,8 @@ from features.errors import LinliInputError
 log = logging.getLogger(__name__)
 
 LOCAL_MASTER = "local[2]"
+# what the executors' Python imports to run the job's jieba UDF (a pandas UDF over Arrow)
+EXECUTOR_MODULES = ("pandas", "pyarrow", "jieba", "features.engine.base", "features.tags")
 CODEGEN_LOGGER = "org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator"
 
 
@@ -79,6 +82,61 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> obj
     return session
 
 
+def check_executors(session: object) -> None:
+    """Raise a one-line error unless every executor's Python can run the job's UDF.
+
+    Run first, in seconds: otherwise a worker without linli fails the job at the tags step,
+    minutes in, with a Python traceback from another machine.
+    """
+
+    def missing(_: object) -> list[tuple[str, str]]:  # on an executor; pickled by value
+        import importlib
+        import sys
+
+        gone = []
+        for module in EXECUTOR_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                gone.append((sys.executable, module))
+        return gone
+
+    sc = session.sparkContext  # type: ignore[attr-defined]
+    n = max(int(sc.defaultParallelism), 1)
+    hint = (
+        "install linli and its dependencies into the workers' Python, or set PYSPARK_PYTHON "
+        "to a Python that has them"
+    )
+    try:
+        gone = sc.parallelize(range(n), n).flatMap(missing).distinct().collect()
+    except Exception as exc:  # the executors could not start their Python at all
+        raise LinliInputError(
+            f"the Spark executors cannot run Python ({sc.pythonExec}): {_task_failure(exc)}",
+            hint=hint,
+        ) from exc
+    if gone:
+        by_python: dict[str, list[str]] = {}
+        for python, module in gone:
+            by_python.setdefault(python, []).append(module)
+        lacks = "; ".join(
+            f"{python} lacks {', '.join(sorted(mods))}"
+            for python, mods in sorted(by_python.items())
+        )
+        raise LinliInputError(
+            f"the Spark executors' Python cannot run the job's UDF: {lacks}", hint=hint
+        )
+
+
+def _task_failure(exc: Exception) -> str:
+    """The cause of a failed Spark job in one line (py4j's message wraps a JVM stack trace)."""
+    text = str(exc)
+    cause = re.search(r"most recent failure: .*?\): (.+)", text)
+    if cause:
+        return cause.group(1).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _quiet_codegen_fallback(session: object) -> None:
     """Silence the code generator's report of a query it could not compile: Spark then runs
     that query interpreted (the job goes on, right), but the report is an ERROR with a stack
@@ -98,6 +156,7 @@ class SparkEngine(Engine):
 
     def __init__(self, master: str | None = None, session: object | None = None) -> None:
         self.spark = session if session is not None else spark_session(master)
+        check_executors(self.spark)
         self._views: list[str] = []
 
     def put(self, name: str, df: pd.DataFrame) -> None:
