@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from experiments.benchmarks.bench_features import run_measured
 from experiments.checks.store_diff import diff_stores
 
 MASTER = "org.apache.spark.deploy.master.Master"
@@ -57,7 +58,8 @@ def _daemon(args: list[str], log: Path, env: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        os.killpg(proc.pid, 15)
+        if proc.poll() is None:  # a daemon that died early has no group left to stop
+            os.killpg(proc.pid, 15)
         proc.wait(timeout=60)
 
 
@@ -100,21 +102,15 @@ def standalone_cluster(work: Path, workers: int, cores: int, memory: str) -> Ite
         yield url
 
 
-def _build(data: Path, out: Path, engine: list[str], log: Path) -> float:
-    """One `linli features build` in a child process; its seconds (exit on failure)."""
+def _build(data: Path, out: Path, engine: list[str]) -> float:
+    """One `linli features build` in a child process (stderr to OUT.log); its seconds."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "linli_cli", "features", "build", "--data", str(data)]
     cmd += ["--out", str(out), "--no-progress", "--no-store", *engine]
-    # the workers run on this machine: their Python is this one (on a real cluster, the
-    # workers' own Python with linli installed)
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "OPENBLAS_NUM_THREADS": "1"}
-    t0 = time.perf_counter()
-    with log.open("w") as f:
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, check=False)
-    seconds = time.perf_counter() - t0
-    if done.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:]
-        raise SystemExit(f"spark_cluster: {' '.join(cmd)} failed: {tail} (log: {log})")
+    try:
+        seconds, _ = run_measured(cmd, out.with_name(out.name + ".log"))
+    except RuntimeError as exc:  # names the child's last error line and its log
+        raise SystemExit(f"spark_cluster: {exc}") from exc
     return seconds
 
 
@@ -130,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", default="2g", help="memory per worker (default 2g)")
     a = ap.parse_args(argv)
     a.dir.mkdir(parents=True, exist_ok=True)
+    # the workers run on this machine: their Python is this one (on a real cluster, the
+    # workers' own Python with linli installed); the builds' children inherit it
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     with standalone_cluster(a.dir, a.workers, a.cores, a.memory) as url:
         print(f"cluster: {url}, {a.workers} workers x {a.cores} core(s), {a.memory} each")
-        spark_s = _build(
-            a.data, a.dir / "spark", ["--engine", "spark", "--spark-master", url],
-            a.dir / "spark.log",
-        )  # fmt: skip
-    duck_s = _build(a.data, a.dir / "duckdb", ["--engine", "duckdb"], a.dir / "duckdb.log")
+        spark_s = _build(a.data, a.dir / "spark", ["--engine", "spark", "--spark-master", url])
+    duck_s = _build(a.data, a.dir / "duckdb", ["--engine", "duckdb"])
     diffs = diff_stores(a.dir / "duckdb", a.dir / "spark")
     for d in diffs:
         print(d)
